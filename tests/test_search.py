@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+
+from corpus.loader import iter_release_paths, load_path
+
+
+@pytest.fixture
+def searcher(runtime_factory, amcc_dir):
+    rt = runtime_factory()
+    rt.indexer.add_documents([load_path(p) for p in iter_release_paths([amcc_dir])])
+    return rt.searcher
+
+
+@pytest.mark.parametrize(
+    "question", ["who chaired the 6th AMCC?", "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"]
+)
+def test_amcc_question_finds_the_6th_not_the_5th_or_7th(searcher, question):
+    answer = searcher.search(question, k=5)
+    assert answer.hits[0].document.url.endswith("/46681")
+    assert answer.sentence is not None
+    assert answer.sentence.doc_id == "46681"
+    assert "Josephine Teo" in answer.sentence.text
+
+
+def test_passages_carry_source_and_sentence_offsets(searcher):
+    answer = searcher.search("ASEAN cybersecurity ministers meeting", k=3)
+    assert len(answer.hits) == 3
+    assert [h.score for h in answer.hits] == sorted((h.score for h in answer.hits), reverse=True)
+    for hit in answer.hits:
+        assert hit.document.title and hit.document.url.startswith("https://www.thaigov.go.th/")
+    s = answer.sentence
+    chunk = next(h.chunk for h in answer.hits if h.chunk.chunk_id == s.chunk_id)
+    assert chunk.text[s.start : s.end] == s.text
+
+
+def test_lexical_weight_trusts_bm25_for_thai_not_for_english_over_thai(searcher):
+    from retrieval.text import word_tokens
+
+    thai = searcher.lexical_weight(word_tokens("การประชุมรัฐมนตรีอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์"))
+    english = searcher.lexical_weight(
+        word_tokens("what did the ministers discuss about resilience")
+    )
+    assert thai > 0.9
+    assert english < 0.2
+
+
+def test_empty_question_has_no_answer(searcher):
+    answer = searcher.search("   ", k=5)
+    assert not answer.found and answer.sentence is None

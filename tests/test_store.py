@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from corpus.models import Chunk, Document, DocumentNotFound, StoreLocked
+from corpus.schema import CORPUS_MIGRATIONS
+from corpus.store import Store
+
+
+def doc(text="ข้อความ หนึ่ง", doc_id="1") -> Document:
+    return Document(doc_id, "หัวข้อ", "2021-10-07", f"https://x/{doc_id}", "th", text)
+
+
+def put(store: Store, d: Document, texts: list[str], sig="s1"):
+    chunks = [Chunk(None, d.doc_id, i, t, 0, len(t)) for i, t in enumerate(texts)]
+    return store.put_document(
+        d, chunks, texts, [f"k{d.doc_id}{i}{t}" for i, t in enumerate(texts)], sig
+    )
+
+
+def test_schema_is_migrated_once(tmp_path):
+    store = Store(tmp_path / "c.sqlite")
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(CORPUS_MIGRATIONS)
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+    Store(tmp_path / "c.sqlite").close()  # reopening applies nothing twice
+
+
+def test_add_unchanged_replace_remove(tmp_path):
+    store = Store(tmp_path / "c.sqlite")
+    first = put(store, doc(), ["amcc ครั้ง ที่ 6", "josephine teo"])
+    assert first.status == "added" and len(first.chunks) == 2
+    assert put(store, doc(), ["amcc ครั้ง ที่ 6", "josephine teo"]).status == "unchanged"
+    assert store.counts() == (1, 2)
+
+    changed = put(store, doc("ข้อความ ใหม่"), ["ใหม่"])
+    assert changed.status == "replaced"
+    assert sorted(changed.removed_chunk_ids) == sorted(c.chunk.chunk_id for c in first.chunks)
+    assert store.counts() == (1, 1)
+    assert store.lexical_search(["teo"], 10) == []  # old FTS rows are gone
+    assert [cid for cid, _ in store.lexical_search(["ใหม่"], 10)] == [
+        changed.chunks[0].chunk.chunk_id
+    ]
+
+    removed = store.remove_document("1")
+    assert removed == [changed.chunks[0].chunk.chunk_id]
+    assert store.counts() == (0, 0)
+    with pytest.raises(DocumentNotFound, match="no document with id '1'"):
+        store.remove_document("1")
+
+
+def test_lexical_search_ranks_and_counts_terms(tmp_path):
+    store = Store(tmp_path / "c.sqlite")
+    put(store, doc(doc_id="a"), ["amcc ครั้ง ที่ 6 ประธาน", "อื่น"])
+    put(store, doc(doc_id="b"), ["amcc ครั้ง ที่ 5"])
+    hits = store.lexical_search(["amcc", "6", "ประธาน"], 10)
+    top_chunk = store.get_chunks([hits[0][0]])[hits[0][0]][0]
+    assert top_chunk.doc_id == "a" and top_chunk.position == 0
+    assert store.term_document_counts(["amcc", "6", "missing"]) == {"amcc": 2, "6": 1, "missing": 0}
+
+
+def test_fingerprint_tracks_chunk_set(tmp_path):
+    store = Store(tmp_path / "c.sqlite")
+    empty = store.fingerprint()
+    put(store, doc(), ["x"])
+    after = store.fingerprint()
+    assert after != empty
+    put(store, doc(), ["x"])
+    assert store.fingerprint() == after
+
+
+def test_second_writer_gets_store_locked(tmp_path):
+    store = Store(tmp_path / "c.sqlite", timeout=0.2)
+    other = sqlite3.connect(tmp_path / "c.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreLocked, match="another prakat process"):
+            put(store, doc(), ["x"])
+    finally:
+        other.execute("ROLLBACK")
+    assert put(store, doc(), ["x"]).status == "added"
