@@ -86,13 +86,16 @@ def choose_sentence(
     texts: list[str],
     sentences: np.ndarray,
     topics: np.ndarray | None,
+    *,
+    answer_types: bool = True,
 ) -> tuple[int, float]:
-    """Index and score of the answer sentence among ``texts``."""
+    """Index and score of the answer sentence among ``texts``; without ``topics`` the
+    plain cosine is used, and ``answer_types=False`` turns the type filter off."""
     if topics is None:
         scores = sentences @ query
     else:
         scores = topic_residual_scores(query, sentences, topics)
-    kind = question_type(question)
+    kind = question_type(question) if answer_types else None
     typed = np.array([sentence_has_type(kind, t) for t in texts])
     if kind and typed.any():
         scores = np.where(typed, scores, -np.inf)

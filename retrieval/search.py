@@ -105,7 +105,7 @@ class Searcher:
                 total += idf
         return (known / total) ** 2 if total else 0.0
 
-    def search(self, question: str, k: int = 5) -> Answer:
+    def search(self, question: str, k: int = 5, *, with_sentence: bool = True) -> Answer:
         """The top ``k`` passages for ``question`` and the sentence that best answers it."""
         query = normalise_query(question)
         if not query:
@@ -136,7 +136,8 @@ class Searcher:
             return Answer(question, None, [])
         rows = self.store.get_chunks(top)
         hits = [Hit(rows[c][0], rows[c][1], fused[c], cosines[c]) for c in top if c in rows]
-        return Answer(question, self.answer_sentence(query, qvec, hits), hits)
+        sentence = self.answer_sentence(query, qvec, hits) if with_sentence else None
+        return Answer(question, sentence, hits)
 
     def answer_sentence(
         self, question: str, qvec: np.ndarray, hits: list[Hit]

@@ -1,0 +1,109 @@
+"""Interface text in Thai and English. The language follows the user's question."""
+
+from __future__ import annotations
+
+from retrieval.text import is_thai
+
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "start": (
+            "<b>prakat</b> answers questions about Thai government announcements.\n"
+            "Ask in Thai or English, for example: <i>who chaired the 6th AMCC?</i>\n"
+            "In groups, use /ask followed by your question, or mention me."
+        ),
+        "help": (
+            "<b>How to ask</b>\n"
+            "Send a question in Thai or English. I answer with the sentence that answers it, "
+            "the passages around it and the release it came from.\n\n"
+            "/ask QUESTION - ask (in groups)\n/latest - the newest releases\n"
+            "/stats - what the index holds\n"
+            "Admins: send a .txt or .md release, or reply /add to a text; /remove ID; /reindex"
+        ),
+        "answer": "Answer",
+        "sources": "Sources",
+        "not_found": (
+            "I could not find this in the announcements. "
+            "Try rephrasing the question or using other key words."
+        ),
+        "more": "More results",
+        "full": "Full release",
+        "no_more": "There are no more results.",
+        "busy": "Please wait a moment: you have asked many questions in the last minute.",
+        "error": "Sorry, something went wrong. Please try again.",
+        "admin_only": "Sorry, only administrators can change the announcements.",
+        "empty_question": "Please send your question as text.",
+        "added": "Added {doc_id}: {title} ({date}), {chunks} passages.",
+        "replaced": "Updated {doc_id}: {title} ({date}), {chunks} passages.",
+        "unchanged": "{doc_id} is already in the corpus, unchanged: {title}.",
+        "bad_file": "Could not add this file: {reason}.",
+        "too_big": "This file is too large (limit {limit} MB).",
+        "add_how": "Send a .txt or .md release as a file, or reply /add to a text message.",
+        "removed": "Removed {doc_id} ({chunks} passages).",
+        "remove_how": "Usage: /remove DOC_ID",
+        "not_in_corpus": "There is no document {doc_id}.",
+        "reindex_started": "Rebuilding the index; questions keep working meanwhile.",
+        "reindex_done": "Index rebuilt: {documents} documents, {chunks} passages, "
+        "{embedded} newly embedded, {seconds:.0f} s.",
+        "writer_busy": "Another change is running; try again when it has finished.",
+        "latest": "Latest releases",
+        "stats": "<b>Index</b>\nDocuments: {documents}\nPassages: {chunks}\nModel: {model}\n"
+        "Last update: {built_at}",
+        "no_index": "The index is not built yet.",
+    },
+    "th": {
+        "start": (
+            "<b>prakat</b> ตอบคำถามเกี่ยวกับประกาศและข่าวของรัฐบาลไทย\n"
+            "ถามเป็นภาษาไทยหรืออังกฤษก็ได้ เช่น <i>ใครเป็นประธานการประชุม AMCC ครั้งที่ 6</i>\n"
+            "ในกลุ่ม ใช้ /ask ตามด้วยคำถาม หรือกล่าวถึงบอท"
+        ),
+        "help": (
+            "<b>วิธีถาม</b>\n"
+            "ส่งคำถามเป็นภาษาไทยหรืออังกฤษ บอทจะตอบด้วยประโยคที่ตอบคำถาม ข้อความแวดล้อม "
+            "และข่าวต้นทาง\n\n"
+            "/ask คำถาม - ถาม (ในกลุ่ม)\n/latest - ข่าวล่าสุด\n/stats - ข้อมูลดัชนี\n"
+            "ผู้ดูแล: ส่งไฟล์ .txt หรือ .md หรือตอบกลับข้อความด้วย /add; /remove ID; /reindex"
+        ),
+        "answer": "คำตอบ",
+        "sources": "แหล่งที่มา",
+        "not_found": "ไม่พบเรื่องนี้ในประกาศที่มีอยู่ ลองเรียบเรียงคำถามใหม่หรือใช้คำสำคัญอื่น",
+        "more": "ผลลัพธ์เพิ่มเติม",
+        "full": "ข่าวฉบับเต็ม",
+        "no_more": "ไม่มีผลลัพธ์เพิ่มเติมแล้ว",
+        "busy": "กรุณารอสักครู่ คุณถามหลายคำถามในหนึ่งนาทีที่ผ่านมา",
+        "error": "ขออภัย เกิดข้อผิดพลาด กรุณาลองใหม่อีกครั้ง",
+        "admin_only": "ขออภัย เฉพาะผู้ดูแลเท่านั้นที่แก้ไขประกาศได้",
+        "empty_question": "กรุณาพิมพ์คำถามเป็นข้อความ",
+        "added": "เพิ่ม {doc_id}: {title} ({date}) แล้ว {chunks} ข้อความ",
+        "replaced": "ปรับปรุง {doc_id}: {title} ({date}) แล้ว {chunks} ข้อความ",
+        "unchanged": "{doc_id} มีอยู่แล้วและไม่มีการเปลี่ยนแปลง: {title}",
+        "bad_file": "เพิ่มไฟล์นี้ไม่ได้: {reason}",
+        "too_big": "ไฟล์ใหญ่เกินไป (จำกัด {limit} MB)",
+        "add_how": "ส่งไฟล์ .txt หรือ .md หรือตอบกลับข้อความด้วย /add",
+        "removed": "ลบ {doc_id} แล้ว ({chunks} ข้อความ)",
+        "remove_how": "วิธีใช้: /remove DOC_ID",
+        "not_in_corpus": "ไม่มีเอกสาร {doc_id}",
+        "reindex_started": "กำลังสร้างดัชนีใหม่ ระหว่างนี้ยังถามได้ตามปกติ",
+        "reindex_done": "สร้างดัชนีใหม่แล้ว: {documents} เอกสาร {chunks} ข้อความ "
+        "ฝังใหม่ {embedded} ใช้เวลา {seconds:.0f} วินาที",
+        "writer_busy": "มีการแก้ไขอื่นกำลังทำงานอยู่ กรุณาลองใหม่เมื่อเสร็จ",
+        "latest": "ข่าวล่าสุด",
+        "stats": "<b>ดัชนี</b>\nเอกสาร: {documents}\nข้อความ: {chunks}\nโมเดล: {model}\n"
+        "ปรับปรุงล่าสุด: {built_at}",
+        "no_index": "ยังไม่ได้สร้างดัชนี",
+    },
+}
+
+
+def language_of(text: str | None, fallback: str | None = None) -> str:
+    """``th`` for text with Thai letters; else the user's Telegram language, else ``en``."""
+    if text and is_thai(text):
+        return "th"
+    if text and any(ch.isalpha() for ch in text):
+        return "en"
+    return "th" if (fallback or "").startswith("th") else "en"
+
+
+def t(lang: str, key: str, **values) -> str:
+    """The interface string ``key`` in ``lang`` (Thai or English)."""
+    text = STRINGS.get(lang, STRINGS["en"]).get(key) or STRINGS["en"][key]
+    return text.format(**values) if values else text
