@@ -40,6 +40,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "add_how": "Send a .txt or .md release as a file, or reply /add to a text message.",
         "removed": "Removed {doc_id} ({chunks} passages).",
         "remove_how": "Usage: /remove DOC_ID",
+        "remove_ask": "Remove {doc_id}: {title}?",
+        "confirm_remove": "Remove",
         "not_in_corpus": "There is no document {doc_id}.",
         "reindex_started": "Rebuilding the index; questions keep working meanwhile.",
         "reindex_done": "Index rebuilt: {documents} documents, {chunks} passages, "
@@ -81,6 +83,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "add_how": "ส่งไฟล์ .txt หรือ .md หรือตอบกลับข้อความด้วย /add",
         "removed": "ลบ {doc_id} แล้ว ({chunks} ข้อความ)",
         "remove_how": "วิธีใช้: /remove DOC_ID",
+        "remove_ask": "ลบ {doc_id}: {title} ใช่หรือไม่",
+        "confirm_remove": "ลบ",
         "not_in_corpus": "ไม่มีเอกสาร {doc_id}",
         "reindex_started": "กำลังสร้างดัชนีใหม่ ระหว่างนี้ยังถามได้ตามปกติ",
         "reindex_done": "สร้างดัชนีใหม่แล้ว: {documents} เอกสาร {chunks} ข้อความ "

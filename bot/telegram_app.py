@@ -160,9 +160,9 @@ async def answer_question(
     buttons = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(t(lang, "more"), callback_data=f"m:{token}:{PAGE}"),
+                InlineKeyboardButton(t(lang, "more"), callback_data=f"m:{lang}:{token}:{PAGE}"),
                 InlineKeyboardButton(
-                    t(lang, "full"), callback_data=f"f:{answer.hits[0].document.doc_id}"
+                    t(lang, "full"), callback_data=f"f:{lang}:{answer.hits[0].document.doc_id}"
                 ),
             ]
         ]
@@ -252,8 +252,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     svc = services(context)
     data = query.data or ""
-    lang = user_lang(update, query.message.text if query.message else None)
+    # Buttons carry the interface language of the message they belong to: "kind:lang:rest".
     kind, _, rest = data.partition(":")
+    lang, _, rest = rest.partition(":")
+    if lang not in ("en", "th"):
+        lang = user_lang(update)
     if kind == "m":
         token, _, offset = rest.partition(":")
         question = svc.questions.get(token)
@@ -271,7 +274,13 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
         page = type(answer)(answer.question, None, hits)
         buttons = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(t(lang, "more"), callback_data=f"m:{token}:{start + PAGE}")]]
+            [
+                [
+                    InlineKeyboardButton(
+                        t(lang, "more"), callback_data=f"m:{lang}:{token}:{start + PAGE}"
+                    )
+                ]
+            ]
         )
         for text in pack_blocks(answer_blocks(page, {}, start=start)[1:]):
             await reply(query.message, text, reply_markup=buttons)
@@ -313,6 +322,14 @@ async def refuse_non_admin(update: Update, svc: Services, action: str) -> bool:
     return True
 
 
+async def writer_busy(message: Message, svc: Services, lang: str) -> bool:
+    """One change at a time: a second one is told to wait, not queued silently."""
+    if svc.write_lock.locked():
+        await reply(message, t(lang, "writer_busy"))
+        return True
+    return False
+
+
 async def add_release(message: Message, svc: Services, data: bytes, name: str, lang: str) -> None:
     """Parse and index one release; one clear sentence on failure, nothing changed."""
     try:
@@ -320,8 +337,7 @@ async def add_release(message: Message, svc: Services, data: bytes, name: str, l
     except UnsupportedDocument as exc:
         await reply(message, t(lang, "bad_file", reason=esc(str(exc))))
         return
-    if svc.write_lock.locked():
-        await reply(message, t(lang, "writer_busy"))
+    if await writer_busy(message, svc, lang):
         return
     async with svc.write_lock:
         await message.chat.send_action(ChatAction.TYPING)
@@ -374,8 +390,7 @@ async def on_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def remove_document(message: Message, svc: Services, doc_id: str, lang: str) -> None:
-    if svc.write_lock.locked():
-        await reply(message, t(lang, "writer_busy"))
+    if await writer_busy(message, svc, lang):
         return
     async with svc.write_lock:
         try:
@@ -393,10 +408,21 @@ async def on_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = user_lang(update)
     if await refuse_non_admin(update, svc, "/remove"):
         return
+    message = update.effective_message
     if not context.args:
-        await reply(update.effective_message, t(lang, "remove_how"))
+        await reply(message, t(lang, "remove_how"))
         return
-    await remove_document(update.effective_message, svc, context.args[0], lang)
+    doc_id = context.args[0][:64]
+    try:
+        doc = await asyncio.to_thread(svc.runtime.store.get_document, doc_id)
+    except DocumentNotFound:
+        await reply(message, t(lang, "not_in_corpus", doc_id=esc(doc_id[:40])))
+        return
+    confirm = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t(lang, "confirm_remove"), callback_data=f"rm:{lang}:{doc.doc_id}")]]
+    )
+    text = t(lang, "remove_ask", doc_id=esc(doc.doc_id), title=esc(excerpt(doc.title, 150)))
+    await reply(message, text, reply_markup=confirm)
 
 
 async def on_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -404,10 +430,7 @@ async def on_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     svc = services(context)
     message = update.effective_message
     lang = user_lang(update)
-    if await refuse_non_admin(update, svc, "/reindex"):
-        return
-    if svc.write_lock.locked():
-        await reply(message, t(lang, "writer_busy"))
+    if await refuse_non_admin(update, svc, "/reindex") or await writer_busy(message, svc, lang):
         return
     await reply(message, t(lang, "reindex_started"))
 

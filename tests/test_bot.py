@@ -175,7 +175,7 @@ def test_non_admin_is_refused_and_logged(runtime, caplog):
         server.send_document(USER, sample_file("46520").read_bytes(), "x.txt")
         server.send_text(USER + 5, "/remove 46681")
         bot_message = {"message_id": 999, "date": 0, "chat": server.chat(USER), "text": "x"}
-        server.press(USER, bot_message, "rm:46681")  # forged callback data
+        server.press(USER, bot_message, "rm:en:46681")  # forged callback data
         await server.wait_for(answered(1, USER))
         await server.wait_for(answered(1, USER + 5))
         await server.wait_for(lambda calls: server.sent("answerCallbackQuery"))
@@ -192,17 +192,23 @@ def test_non_admin_is_refused_and_logged(runtime, caplog):
     assert f"user {USER}" in logged and f"user {USER + 5}" in logged
 
 
-def test_admin_remove_and_flood_control(runtime):
+def test_admin_remove_asks_to_confirm_and_flood_control(runtime):
     async def scenario(server):
         server.send_text(ADMIN, "/remove 35541")
         await server.wait_for(answered(1, ADMIN))
+        assert runtime.store.has_document("35541")  # nothing happens before the confirmation
+        confirm = server.sent("sendMessage", ADMIN)[0].params["reply_markup"]["inline_keyboard"]
+        server.press(ADMIN, server.messages[max(server.messages)], confirm[0][0]["callback_data"])
+        await server.wait_for(answered(2, ADMIN))
         for _ in range(3):
             server.send_text(USER, "AMCC")
         await server.wait_for(answered(3, USER))
         return server
 
     server = run_bot(runtime, scenario, questions_per_minute=2)
-    assert replies(server, ADMIN)[0].startswith("Removed 35541 (")
+    ask, done = replies(server, ADMIN)
+    assert ask.startswith("Remove 35541: ")
+    assert done.startswith("Removed 35541 (")
     assert not runtime.store.has_document("35541")
     texts = replies(server, USER)
     assert sum("Please wait a moment" in t for t in texts) == 1

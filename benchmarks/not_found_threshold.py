@@ -1,0 +1,78 @@
+"""Choose `search.min_score`: the best dense cosine below which the bot says "not found".
+
+Answerable: XQuAD-th questions (Thai and English) over their own 240 paragraphs.
+Unanswerable: the same questions over the
+bundled sample of government releases, which does not cover Wikipedia topics.
+Reports both distributions and the threshold with the best balanced accuracy.
+
+    python benchmarks/not_found_threshold.py [--limit 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+
+import numpy as np
+from common import ROOT, SHARED, write_result
+
+from bot.settings import load_settings
+from corpus.loader import iter_release_paths, load_path
+from retrieval.embedder import Embedder
+from retrieval.evaluate import EvalCorpus, load_squad
+from retrieval.text import normalise_query
+
+
+def top_cosines(corpus: EvalCorpus, embedder: Embedder, questions: list[str]) -> np.ndarray:
+    searcher = corpus.searcher(load_settings().search)
+    out = []
+    for q in questions:
+        hits = searcher.index.search(embedder.embed_queries([normalise_query(q)])[0], 1)
+        out.append(hits[0][1] if hits else 0.0)
+    return np.array(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--limit", type=int, default=400, help="questions per language")
+    args = ap.parse_args()
+    settings = load_settings()
+    embedder = Embedder(settings.embedding).load()
+    xquad = SHARED / "xquad"
+    docs, th = load_squad(xquad / "xquad.th.json")
+    _, en = load_squad(xquad / "xquad.th.json", xquad / "xquad.en.json")
+    pick = sorted(random.Random(3).sample(range(len(th)), args.limit))
+    questions = [th[i].question for i in pick] + [en[i].question for i in pick]
+
+    wiki = EvalCorpus(embedder, settings.cache_path, settings.chunking)
+    wiki.add(docs)
+    answerable = top_cosines(wiki, embedder, questions)
+    wiki.close()
+    news = EvalCorpus(embedder, settings.cache_path, settings.chunking)
+    news.add(load_path(p) for p in iter_release_paths([ROOT / "corpus" / "sample"]))
+    unanswerable = top_cosines(news, embedder, questions)
+    amcc = top_cosines(news, embedder, ["who chaired the 6th AMCC?",
+                                        "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"])  # fmt: skip
+    news.close()
+
+    best = max(
+        np.arange(0.70, 0.95, 0.005),
+        key=lambda t: (np.mean(answerable >= t) + np.mean(unanswerable < t)) / 2,
+    )
+
+    def q(values):
+        return {p: round(float(np.percentile(values, p)), 4) for p in (5, 25, 50, 75, 95)}
+
+    write_result("not_found_threshold", {
+        "questions": len(questions),
+        "answerable_top_cosine": q(answerable),
+        "unanswerable_top_cosine": q(unanswerable),
+        "threshold": round(float(best), 3),
+        "answerable_kept": round(float(np.mean(answerable >= best)), 4),
+        "unanswerable_refused": round(float(np.mean(unanswerable < best)), 4),
+        "amcc_top_cosines": [round(float(x), 4) for x in amcc],
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
