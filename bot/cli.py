@@ -20,9 +20,17 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from corpus.models import CorpusError
     from retrieval.embedder import ModelNotAvailable
     from retrieval.errors import RetrievalError
+    from retrieval.evaluate import EvalDataError
     from retrieval.model_install import ModelInstallError
 
-    return (CorpusError, RetrievalError, ModelInstallError, ModelNotAvailable, SettingsError)
+    return (
+        CorpusError,
+        RetrievalError,
+        ModelInstallError,
+        ModelNotAvailable,
+        SettingsError,
+        EvalDataError,
+    )
 
 
 def handle_errors(func):
@@ -45,7 +53,7 @@ def handle_errors(func):
 class Progress:
     """tqdm bars per stage on a terminal; silent otherwise."""
 
-    LABELS = {"chunk": "Chunking", "embed": "Embedding", "index": "Indexing"}
+    LABELS = {"chunk": "Chunking", "embed": "Embedding", "index": "Indexing", "ask": "Asking"}
 
     def __init__(self) -> None:
         self.enabled = sys.stderr.isatty()
@@ -58,7 +66,7 @@ class Progress:
 
         bar = self.bars.get(stage)
         if bar is None:
-            unit = "passage" if stage == "embed" else "doc" if stage == "chunk" else "vector"
+            unit = {"embed": "passage", "chunk": "doc", "ask": "question"}.get(stage, "vector")
             bar = self.bars[stage] = tqdm(
                 total=total, desc=self.LABELS.get(stage, stage), unit=unit, leave=False
             )
@@ -399,6 +407,97 @@ def chat(ctx: click.Context) -> None:
             continue
         click.echo(answer_text(searcher.search(line, rt.settings.k)))
         click.echo()
+
+
+# -- evaluation ------------------------------------------------------------
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Measure retrieval quality on labelled questions (a throwaway index)."""
+
+
+def eval_options(func):
+    func = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(func)
+    func = click.option(
+        "--distractors",
+        type=click.Path(exists=True, file_okay=False),
+        help="Also index the releases under DIR, as a haystack.",
+    )(func)
+    func = click.option("--k", "k", type=click.IntRange(1, 50), default=10, show_default=True)(func)
+    return func
+
+
+def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, as_json: bool):
+    from corpus.loader import iter_release_paths, load_path
+    from corpus.models import UnsupportedDocument
+    from retrieval.evaluate import EvalCorpus, evaluate
+
+    rt = runtime(ctx)
+    rt.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    corpus = EvalCorpus(rt.embedder, rt.settings.cache_path, rt.settings.chunking)
+    progress = Progress()
+    try:
+        corpus.add(docs, progress)
+        if distractors:
+            extra = []
+            for path in iter_release_paths([distractors]):
+                try:
+                    extra.append(load_path(path))
+                except UnsupportedDocument:
+                    continue
+            corpus.add(extra, progress)
+        progress.close()
+        searcher = corpus.searcher(rt.settings.search)
+        metrics = evaluate(searcher, items, k=k, progress=lambda n: progress("ask", n, len(items)))
+    finally:
+        progress.close()
+        corpus.close()
+    if as_json:
+        click.echo(json.dumps(metrics))
+    else:
+        for key, value in metrics.items():
+            click.echo(f"{key:>10}  {value}")
+
+
+@eval_group.command("squad")
+@click.option("--contexts", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="SQuAD v1.1 file whose paragraphs are indexed.")  # fmt: skip
+@click.option("--questions", type=click.Path(exists=True, dir_okay=False),
+              help="SQuAD v1.1 file whose questions are asked (matched by id).")  # fmt: skip
+@eval_options
+@click.pass_context
+@handle_errors
+def eval_squad(ctx, contexts, questions, k, distractors, as_json) -> None:
+    """Recall@1/5/10, MRR@10 and answer-sentence hit rate on a SQuAD v1.1 set.
+
+    \b
+    Example (English questions over Thai paragraphs):
+      prakat eval squad --contexts xquad.th.json --questions xquad.en.json --json
+    """
+    from retrieval.evaluate import load_squad
+
+    docs, items = load_squad(contexts, questions)
+    run_eval(ctx, docs, items, k, distractors, as_json)
+
+
+@eval_group.command("iapp")
+@click.option("--file", "path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="iApp Wiki QA jsonl file.")  # fmt: skip
+@eval_options
+@click.pass_context
+@handle_errors
+def eval_iapp(ctx, path, k, distractors, as_json) -> None:
+    """The same metrics on the iApp Wiki QA format (distinct contexts are the passages).
+
+    \b
+    Example:
+      prakat eval iapp --file ../shared/data/iapp-wiki-qa/valid.jsonl
+    """
+    from retrieval.evaluate import load_iapp
+
+    docs, items = load_iapp(path)
+    run_eval(ctx, docs, items, k, distractors, as_json)
 
 
 @cli.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from corpus.models import Document
@@ -147,8 +147,9 @@ class EvalCorpus:
             self.indexer.add_documents(docs)
 
     def searcher(self, config: SearchConfig) -> Searcher:
+        """Recall is measured on rankings, so the "not found" threshold is off here."""
         index, _ = VectorIndex.load(self.indexer.index_path, model=self.embedder.signature)
-        return Searcher(self.store, self.embedder, index, config)
+        return Searcher(self.store, self.embedder, index, replace(config, min_score=0.0))
 
     def close(self) -> None:
         self.store.close()

@@ -214,7 +214,7 @@ def test_admin_remove_asks_to_confirm_and_flood_control(runtime):
     assert sum("Please wait a moment" in t for t in texts) == 1
 
 
-def test_stickers_get_help_and_stats_and_latest_work(runtime):
+def test_stickers_edits_stats_and_latest(runtime):
     async def scenario(server):
         message = {"message_id": 5, "date": 0, "chat": server.chat(USER),
                    "from": server.user(USER),
@@ -222,13 +222,18 @@ def test_stickers_get_help_and_stats_and_latest_work(runtime):
                                "height": 1, "is_animated": False, "is_video": False,
                                "type": "regular"}}  # fmt: skip
         server._push({"message": message})
+        edited = server.send_text(USER + 9, "AMCC")
+        server._push({"edited_message": {**edited, "text": "who chaired the 6th AMCC?",
+                                         "edit_date": 1}})  # fmt: skip
         server.send_text(USER, "/stats")
         server.send_text(USER, "/latest")
         server.send_text(USER, "/start")
         await server.wait_for(answered(4, USER))
+        await server.wait_for(answered(2, USER + 9))
         return server
 
     server = run_bot(runtime, scenario)
+    assert "Josephine Teo" in replies(server, USER + 9)[1]  # the edited question is answered
     texts = replies(server, USER)
     assert "Please send your question as text." in texts
     assert any("Documents: 6" in t for t in texts)
@@ -271,3 +276,19 @@ def test_prakat_bot_command_end_to_end_never_logs_the_token(runtime, model_cache
     assert "ready: model" in output
     assert TOKEN not in output and TOKEN.split(":")[1] not in output
     assert code == 0
+
+
+def test_nothing_above_the_threshold_is_an_honest_not_found(runtime):
+    runtime.settings = replace(runtime.settings,
+                               search=replace(runtime.settings.search, min_score=0.99))  # fmt: skip
+
+    async def scenario(server):
+        server.send_text(USER, "ราคาทองคำวันนี้เท่าไร")
+        server.send_text(USER + 1, "what is the price of gold today?")
+        await server.wait_for(answered(1, USER))
+        await server.wait_for(answered(1, USER + 1))
+        return server
+
+    server = run_bot(runtime, scenario)
+    assert replies(server, USER)[0].startswith("ไม่พบเรื่องนี้ในประกาศ")
+    assert replies(server, USER + 1)[0].startswith("I could not find this in the announcements.")

@@ -1,0 +1,82 @@
+"""`prakat eval` on tiny SQuAD and iApp files written by the test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+
+PARAGRAPHS = [
+    ("ไซเบอร์", "การประชุมรัฐมนตรีอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์ ครั้งที่ 6 จัดขึ้นผ่านระบบการประชุมทางไกล "
+     "โดยครั้งนี้ H.E. Mrs. Josephine Teo รัฐมนตรีว่าการกระทรวงการสื่อสารและสารสนเทศของสิงคโปร์ "
+     "ทำหน้าที่เป็นประธานการประชุม", "Josephine Teo",
+     "ใครเป็นประธานการประชุมรัฐมนตรีอาเซียนด้านไซเบอร์ ครั้งที่ 6",
+     "Who chaired the 6th ASEAN ministerial conference on cybersecurity?"),
+    ("ข้าว", "กระทรวงพาณิชย์รายงานว่าราคาข้าวเปลือกหอมมะลิเพิ่มขึ้นเป็นตันละ 12,000 บาท "
+     "หลังจากการส่งออกไปยังจีนขยายตัว", "12,000 บาท",
+     "ราคาข้าวเปลือกหอมมะลิเป็นเท่าไร", "What is the price of jasmine paddy rice?"),
+    ("วัคซีน", "รัฐบาลญี่ปุ่นบริจาควัคซีนแอสตร้าเซนเนก้าเพิ่มเติมให้ประเทศไทย "
+     "นายกรัฐมนตรีกล่าวขอบคุณในนามของประชาชนไทย", "แอสตร้าเซนเนก้า",
+     "ญี่ปุ่นบริจาควัคซีนอะไรให้ไทย", "Which vaccine did Japan donate to Thailand?"),
+]  # fmt: skip
+
+
+def squad(lang: str) -> dict:
+    data = []
+    for i, (title, context, answer, q_th, q_en) in enumerate(PARAGRAPHS):
+        qa = {"id": f"q{i}", "question": q_th if lang == "th" else q_en,
+              "answers": [{"text": answer, "answer_start": context.find(answer)}]}  # fmt: skip
+        data.append({"title": title, "paragraphs": [{"context": context, "qas": [qa]}]})
+    return {"version": "1.1", "data": data}
+
+
+@pytest.fixture
+def env(tmp_path, model_cache):
+    return {"PRAKAT_DATA_DIR": str(tmp_path / "data"), "PRAKAT_CACHE_DIR": str(model_cache)}
+
+
+def test_eval_squad_cross_lingual_json(tmp_path, env):
+    th, en = tmp_path / "th.json", tmp_path / "en.json"
+    th.write_text(json.dumps(squad("th"), ensure_ascii=False), encoding="utf-8")
+    en.write_text(json.dumps(squad("en")), encoding="utf-8")
+    for questions in (th, en):
+        result = CliRunner().invoke(
+            cli, ["eval", "squad", "--contexts", str(th), "--questions", str(questions), "--json"],
+            env=env, catch_exceptions=False,
+        )  # fmt: skip
+        metrics = json.loads(result.output)
+        assert set(metrics) == {"n", "recall@1", "recall@5", "recall@10", "mrr@10", "answer_hit"}
+        assert metrics["n"] == 3
+        assert metrics["recall@1"] == 1.0 and metrics["mrr@10"] == 1.0
+        assert metrics["answer_hit"] == 1.0
+    assert not (tmp_path / "data" / "index.faiss").exists()  # the user's index is untouched
+
+
+def test_eval_iapp_with_distractors(tmp_path, env, amcc_dir):
+    path = tmp_path / "valid.jsonl"
+    rows = [
+        {"question_id": i, "article_id": i, "title": title, "context": context,
+         "question": q_th, "answers": {"text": [answer], "answer_start": [context.find(answer)]}}
+        for i, (title, context, answer, q_th, _) in enumerate(PARAGRAPHS)
+    ]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    distractors = tmp_path / "haystack"
+    shutil.copytree(amcc_dir, distractors)
+    result = CliRunner().invoke(
+        cli, ["eval", "iapp", "--file", str(path), "--distractors", str(distractors), "--json"],
+        env=env, catch_exceptions=False,
+    )  # fmt: skip
+    metrics = json.loads(result.output)
+    assert metrics["n"] == 3 and metrics["recall@5"] == 1.0
+
+
+def test_eval_bad_file_is_one_sentence(tmp_path, env):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"data": 5}')
+    result = CliRunner().invoke(cli, ["eval", "squad", "--contexts", str(bad)], env=env)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {bad} is not in SQuAD v1.1 format\n"
