@@ -124,9 +124,14 @@ def split_plain(text: str, limit: int) -> list[str]:
         if len(esc(rest)) <= limit:
             pieces.append(rest)
             break
-        cut = limit
-        while len(esc(rest[:cut])) > limit:
-            cut -= max(1, (len(esc(rest[:cut])) - limit))
+        lo, hi = 1, min(len(rest), limit)  # the longest prefix whose escaped form fits
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if len(esc(rest[:mid])) <= limit:
+                lo = mid
+            else:
+                hi = mid - 1
+        cut = lo
         window = rest[:cut]
         at = window.rfind("\n")
         if at < limit // 3:

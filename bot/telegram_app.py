@@ -362,7 +362,8 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     document = message.document
     limit = svc.settings.telegram.max_upload_bytes
     if document.file_size and document.file_size > limit:
-        await reply(message, t(lang, "too_big", limit=f"{limit / 1e6:.0f}"))
+        size = f"{limit / 1e6:g} MB" if limit >= 1e6 else f"{limit / 1e3:g} KB"
+        await reply(message, t(lang, "too_big", limit=size))
         return
     # The user's file name is only ever shown, never used as a path.
     name = PurePath(document.file_name or "release.txt").name[:80] or "release.txt"
@@ -386,7 +387,7 @@ async def on_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not text:
         await reply(message, t(lang, "add_how"))
         return
-    await add_release(message, svc, text.encode(), "message.txt", user_lang(update, text))
+    await add_release(message, svc, text.encode(), "message.txt", lang)
 
 
 async def remove_document(message: Message, svc: Services, doc_id: str, lang: str) -> None:

@@ -292,3 +292,82 @@ def test_nothing_above_the_threshold_is_an_honest_not_found(runtime):
     server = run_bot(runtime, scenario)
     assert replies(server, USER)[0].startswith("ไม่พบเรื่องนี้ในประกาศ")
     assert replies(server, USER + 1)[0].startswith("I could not find this in the announcements.")
+
+
+def test_admin_add_by_reply_reindex_and_upload_limit(runtime):
+    text = ("ประกาศทดสอบระบบ\nกรมอุตุนิยมวิทยาประกาศว่าพายุโซนร้อนคมปาซุจะเคลื่อนผ่านภาคเหนือ "
+            "ในวันที่ 12 ตุลาคม 2564 ขอให้ประชาชนระวังน้ำป่าไหลหลาก")  # fmt: skip
+
+    async def scenario(server):
+        original = server.send_text(ADMIN, text)
+        await server.wait_for(answered(1, ADMIN))  # in a private chat, text is a question too
+        server.send_text(ADMIN, "/add", reply_to=original)
+        await server.wait_for(answered(2, ADMIN))
+        server.send_document(ADMIN, b"x" * 2000, "big.txt")
+        await server.wait_for(answered(3, ADMIN))
+        server.send_text(ADMIN, "/reindex")
+        await server.wait_for(answered(5, ADMIN))
+        server.send_text(USER, "พายุคมปาซุจะผ่านภาคไหน")
+        await server.wait_for(answered(1, USER))
+        return server
+
+    server = run_bot(runtime, scenario, max_upload_bytes=1000)
+    _, added, too_big, started, done = replies(server, ADMIN)
+    assert added.startswith("Added h") and "ประกาศทดสอบระบบ" in added
+    assert too_big == "This file is too large (limit 1 KB)."
+    assert started.startswith("Rebuilding the index")
+    assert done.startswith("Index rebuilt: 7 documents")
+    assert "คมปาซุ" in replies(server, USER)[0]
+
+
+def test_a_failing_answer_gets_an_apology_and_the_bot_goes_on(runtime, caplog):
+    async def scenario(server):
+        server.send_text(USER, "who chaired the 6th AMCC?")
+        await server.wait_for(answered(1, USER))
+        return server
+
+    original = type(runtime.searcher).search
+    calls = {"n": 0}
+
+    def flaky(self, question, k=5, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the warm-up is call 1; the first real question fails
+            raise RuntimeError("simulated failure")
+        return original(self, question, k, **kw)
+
+    type(runtime.searcher).search = flaky
+    try:
+        with caplog.at_level(logging.ERROR, logger="prakat.bot"):
+            server = run_bot(runtime, scenario)
+
+            async def again(server):
+                server.send_text(USER, "who chaired the 6th AMCC?")
+                await server.wait_for(answered(1, USER))
+                return server
+
+            second = run_bot(runtime, again)
+    finally:
+        type(runtime.searcher).search = original
+    assert replies(server, USER) == ["Sorry, something went wrong. Please try again."]
+    assert any(r.exc_info for r in caplog.records)
+    assert "Josephine Teo" in replies(second, USER)[0]
+
+
+def test_full_release_that_is_long_comes_as_a_document(runtime):
+    body = "\n".join(f"ย่อหน้าที่ {i} ว่าด้วยงบประมาณรายจ่ายประจำปีของกระทรวงต่าง ๆ" * 8 for i in range(60))
+    raw = (f"รัฐบาลไทย-ข่าวทำเนียบรัฐบาล-งบประมาณยาว\n\n\nวันพุธที่ 6 ตุลาคม 2564\n{body}\n"
+           "ที่มา : https://www.thaigov.go.th/news/contents/details/99999")  # fmt: skip
+    from corpus.release import parse_release
+
+    runtime.indexer.add_documents([parse_release(raw)])
+
+    async def scenario(server):
+        bot_message = {"message_id": 1, "date": 0, "chat": server.chat(USER), "text": "x"}
+        server.press(USER, bot_message, "f:th:99999")
+        await server.wait_for(lambda calls: server.sent("sendDocument", USER))
+        return server
+
+    server = run_bot(runtime, scenario)
+    (call,) = server.sent("sendDocument", USER)
+    assert call.params["document"]["filename"] == "99999.txt"
+    assert "งบประมาณรายจ่าย" in call.params["document"]["data"].decode()
