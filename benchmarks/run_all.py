@@ -12,8 +12,8 @@ from pathlib import Path
 from common import SHARED
 
 HERE = Path(__file__).resolve().parent
-NEEDS_SHARED = {"answer_sentence.py", "fusion_xquad.py", "not_found_threshold.py"}
-ORDER = ["sentence_split.py", "answer_sentence.py", "fusion_xquad.py",
+NEEDS_SHARED = {"answer_sentence.py", "fusion_xquad.py", "not_found_threshold.py", "chunk_size.py"}
+ORDER = ["sentence_split.py", "answer_sentence.py", "fusion_xquad.py", "chunk_size.py",
          "not_found_threshold.py", "bot_latency.py"]  # fmt: skip
 
 

@@ -233,7 +233,8 @@ def test_stickers_edits_stats_and_latest(runtime):
         return server
 
     server = run_bot(runtime, scenario)
-    assert "Josephine Teo" in replies(server, USER + 9)[1]  # the edited question is answered
+    # the edited question is answered too (updates run concurrently: any order)
+    assert any("Josephine Teo" in r for r in replies(server, USER + 9))
     texts = replies(server, USER)
     assert "Please send your question as text." in texts
     assert any("Documents: 6" in t for t in texts)
