@@ -12,8 +12,6 @@ import click
 
 from bot.settings import SettingsError, load_settings
 
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = ()
-
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
     # Imported lazily so `prakat --help` stays instant.

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus.models import Chunk, Document
-from corpus.store import Store
+from corpus.store import Store, document_hash
 from retrieval.chunking import ChunkingConfig, chunk_document, chunk_header
 from retrieval.embed_cache import EmbeddingCache
 from retrieval.embedder import Embedder
@@ -92,8 +92,6 @@ class Indexer:
     # -- preparing documents ----------------------------------------------
 
     def needs_work(self, doc: Document) -> bool:
-        from corpus.store import document_hash
-
         return self.store.document_state(doc.doc_id) != (document_hash(doc), self.chunk_sig)
 
     def prepare(self, doc: Document) -> PreparedDocument:

@@ -6,9 +6,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u3000\t\u000b\u000c\r"), " ")
-_THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+from corpus.release import INVISIBLE, SPACES, THAI_DIGITS
 
 # A segment that ends in an abbreviation ("H.E.", "Mrs.", "พ.ศ.", "ม.ค.", "ดร.", "ครม.")
 # was cut by crfcut after the dot; it belongs with what follows.
@@ -21,13 +19,13 @@ _WORD = re.compile(r"\w", re.UNICODE)
 
 def normalise(text: str) -> str:
     """NFC, no invisible characters, one kind of space, no runs of spaces."""
-    text = unicodedata.normalize("NFC", text.translate(_INVISIBLE).translate(_SPACES))
+    text = unicodedata.normalize("NFC", text.translate(INVISIBLE).translate(SPACES))
     return re.sub(r" {2,}", " ", text)
 
 
 def normalise_query(text: str) -> str:
     """A question as it is embedded and searched: normalised, Thai digits as Arabic."""
-    return " ".join(normalise(text).translate(_THAI_DIGITS).split())
+    return " ".join(normalise(text).translate(THAI_DIGITS).split())
 
 
 def is_thai(text: str) -> bool:
