@@ -87,7 +87,7 @@ class Searcher:
         """How far BM25 can be trusted for these query terms.
 
         Coverage is the IDF mass of the terms the corpus knows over the IDF mass of all
-        terms (unknown terms count as the rarest); the weight rises from 0 at half
+        terms (unknown terms count as the rarest); the weight rises from 0 at 70%
         coverage to 1 at full coverage. A Thai question over Thai text gets ~1; an
         English one gets 0 even when a name or number in it occurs in the corpus, so
         the fusion falls back to dense ranking instead of below it
@@ -110,7 +110,7 @@ class Searcher:
                 known += idf
                 total += idf
         coverage = known / total if total else 0.0
-        return max(0.0, (coverage - 0.5) / 0.5)
+        return max(0.0, (coverage - 0.7) / 0.3)
 
     def search(self, question: str, k: int = 5, *, with_sentence: bool = True) -> Answer:
         """The top ``k`` passages for ``question`` and the sentence that best answers it."""
