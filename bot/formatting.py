@@ -83,7 +83,7 @@ def source_html(hit: Hit, number: int) -> str:
     return f"{head}\n{meta}" if meta else head
 
 
-def answer_blocks(answer: Answer, labels: dict[str, str], start: int = 0) -> list[str]:
+def answer_blocks(answer: Answer, start: int = 0) -> list[str]:
     """HTML blocks: the question, the answer sentence (bold), then each passage with its
     highlighted excerpt and source. Every block is well-formed on its own."""
     blocks = [f"❓ <i>{esc(excerpt(answer.question, 300))}</i>"]

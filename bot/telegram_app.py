@@ -167,7 +167,7 @@ async def answer_question(
             ]
         ]
     )
-    messages = pack_blocks(answer_blocks(answer, {}))
+    messages = pack_blocks(answer_blocks(answer))
     for i, text in enumerate(messages):
         last = i == len(messages) - 1
         await reply(message, text, reply_markup=buttons if last else None)
@@ -282,7 +282,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 ]
             ]
         )
-        for text in pack_blocks(answer_blocks(page, {}, start=start)[1:]):
+        for text in pack_blocks(answer_blocks(page, start=start)[1:]):
             await reply(query.message, text, reply_markup=buttons)
     elif kind == "f":
         await query.answer()

@@ -95,7 +95,7 @@ class Searcher:
         """
         if not terms:
             return 0.0
-        _, n_chunks = self.store.counts()
+        n_chunks = len(self.index)  # one vector per chunk: no COUNT(*) on the hot path
         if n_chunks == 0:
             return 0.0
         counts = self.store.term_document_counts(terms)

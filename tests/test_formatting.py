@@ -78,7 +78,7 @@ def test_answer_blocks_escape_everything_and_underline_the_answer():
     chunk = Chunk(5, "9", 0, "First sentence here. The <answer> & more. Last one.", 0, 50)
     sentence = AnswerSentence("The <answer> & more.", "9", 5, 21, 41, 0.9)
     answer = Answer("<b>who</b> & why?", sentence, [Hit(chunk, doc, 1.0, 0.9)])
-    blocks = answer_blocks(answer, {})
+    blocks = answer_blocks(answer)
     joined = "\n\n".join(blocks)
     assert all(balanced(b) for b in blocks)
     assert "&lt;b&gt;who&lt;/b&gt; &amp; why?" in blocks[0]
