@@ -247,18 +247,11 @@ def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> No
       prakat corpus add corpus/sample
       prakat corpus add release-46681.txt other.md
     """
-    from corpus.loader import iter_release_paths, load_path
+    from corpus.loader import load_releases
     from corpus.models import UnsupportedDocument
 
     rt = runtime(ctx)
-    docs, errors = {}, []
-    for path in iter_release_paths(list(paths)):
-        try:
-            doc = load_path(path, max_bytes=rt.settings.max_file_bytes)
-        except UnsupportedDocument as exc:
-            errors.append(str(exc))
-            continue
-        docs[doc.doc_id] = doc
+    docs, errors = load_releases(list(paths), max_bytes=rt.settings.max_file_bytes)
     for message in errors:
         click.echo(f"{'Skipped' if skip_bad else 'Error'}: {message}", err=True)
     if errors and not skip_bad:
@@ -427,8 +420,7 @@ def eval_options(func):
 
 
 def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, as_json: bool):
-    from corpus.loader import iter_release_paths, load_path
-    from corpus.models import UnsupportedDocument
+    from corpus.loader import load_releases
     from retrieval.evaluate import EvalCorpus, evaluate
 
     rt = runtime(ctx)
@@ -437,14 +429,9 @@ def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, a
     progress = Progress()
     try:
         corpus.add(docs, progress)
-        if distractors:
-            extra = []
-            for path in iter_release_paths([distractors]):
-                try:
-                    extra.append(load_path(path))
-                except UnsupportedDocument:
-                    continue
-            corpus.add(extra, progress)
+        if distractors:  # unreadable files in a haystack are simply left out
+            extra, _ = load_releases([distractors], max_bytes=rt.settings.max_file_bytes)
+            corpus.add(extra.values(), progress)
         progress.close()
         searcher = corpus.searcher(rt.settings.search)
         metrics = evaluate(searcher, items, k=k, progress=lambda n: progress("ask", n, len(items)))

@@ -82,6 +82,23 @@ def load_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Docume
     return load_bytes(data, str(path), max_bytes=max_bytes)
 
 
+def load_releases(
+    paths: list[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[dict[str, Document], list[str]]:
+    """Every release under ``paths``, by id (a later file with the same id wins), and
+    one error sentence per file that could not be read."""
+    docs: dict[str, Document] = {}
+    errors: list[str] = []
+    for path in iter_release_paths(paths):
+        try:
+            doc = load_path(path, max_bytes=max_bytes)
+        except UnsupportedDocument as exc:
+            errors.append(str(exc))
+            continue
+        docs[doc.doc_id] = doc
+    return docs, errors
+
+
 def iter_release_paths(paths: list[str | Path]) -> Iterator[Path]:
     """Expand files and folders (recursively, sorted) into release file paths."""
     for raw in paths:

@@ -69,6 +69,7 @@ def load_squad(contexts: str | Path, questions: str | Path | None = None):
 def load_iapp(path: str | Path):
     """iApp Wiki QA jsonl: distinct contexts are the passages."""
     docs: dict[str, Document] = {}
+    by_context: dict[str, str] = {}
     items = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -80,9 +81,9 @@ def load_iapp(path: str | Path):
                 continue
             row = json.loads(line)
             context = row["context"].strip()
-            doc_id = next((d.doc_id for d in docs.values() if d.text == context), None)
+            doc_id = by_context.get(context)
             if doc_id is None:
-                doc_id = f"c{len(docs):04d}"
+                doc_id = by_context[context] = f"c{len(docs):04d}"
                 docs[doc_id] = Document(
                     doc_id, row.get("title") or doc_id, None, None, "th", context
                 )
