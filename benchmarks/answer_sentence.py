@@ -9,23 +9,37 @@ and each with the who/when/how-many answer-type filter.
 from __future__ import annotations
 
 import argparse
+import math
 import random
+from collections import Counter
 
 import numpy as np
 from common import SHARED, write_result
 
 from bot.settings import load_settings
-from retrieval.answer import choose_sentence
+from retrieval.answer import OVERLAP_WEIGHT, choose_sentence, overlap_scores
 from retrieval.embedder import Embedder
 from retrieval.evaluate import load_squad
-from retrieval.text import sentence_spans
+from retrieval.search import _EN_STOP
+from retrieval.text import normalise_query, sentence_spans, word_tokens
 
 VARIANTS = {
     "cosine": {"residual": False, "types": False},
     "cosine+type": {"residual": False, "types": True},
     "residual": {"residual": True, "types": False},
-    "residual+type (product)": {"residual": True, "types": True},
+    "residual+type": {"residual": True, "types": True},
+    "residual+type+overlap (product)": {"residual": True, "types": True, "overlap": True},
 }
+
+
+def coverage_weight(terms: list[str], df: Counter, n: int) -> float:
+    """As Searcher.lexical_weight, over sentences instead of passages."""
+    known = total = 0.0
+    for t in terms:
+        idf = math.log(1 + n / df[t]) if df[t] else math.log(1 + n)
+        total += idf
+        known += idf if df[t] else 0.0
+    return max(0.0, (known / total - 0.7) / 0.3) if total else 0.0
 
 
 def main() -> None:
@@ -41,6 +55,13 @@ def main() -> None:
     if args.limit:
         picked = sorted(random.Random(2).sample(picked, args.limit))
     para_cache: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
+    sentence_terms = {}
+    df: Counter = Counter()
+    for doc in docs:
+        for a, b in sentence_spans(doc.text):
+            sentence_terms[doc.text[a:b]] = set(word_tokens(doc.text[a:b]))
+            df.update(sentence_terms[doc.text[a:b]])
+    n_sentences = len(sentence_terms)
     results = {}
     for lang, items in (("th->th", th_items), ("en->th", en_items)):
         hits = dict.fromkeys(VARIANTS, 0)
@@ -54,10 +75,19 @@ def main() -> None:
             sents, vecs, title = para_cache[doc.doc_id]
             q = embedder.embed_queries([item.question])[0]
             topics = np.repeat(title[None, :], len(sents), axis=0)
+            terms = [t for t in word_tokens(normalise_query(item.question)) if t not in _EN_STOP]
+            idf = {t: math.log(1 + n_sentences / df[t]) if df[t] else math.log(1 + n_sentences)
+                   for t in dict.fromkeys(terms)}  # fmt: skip
+            overlap = (
+                OVERLAP_WEIGHT
+                * coverage_weight(terms, df, n_sentences)
+                * overlap_scores(idf, [sentence_terms.get(x) or set(word_tokens(x)) for x in sents])
+            )
             for name, v in VARIANTS.items():
-                best, _ = choose_sentence(item.question, q, sents, vecs,
-                                          topics if v["residual"] else None,
-                                          answer_types=v["types"])  # fmt: skip
+                best, _ = choose_sentence(
+                    item.question, q, sents, vecs, topics if v["residual"] else None,
+                    answer_types=v["types"], overlap=overlap if v.get("overlap") else None,
+                )  # fmt: skip
                 if any(" ".join(a.split()) in " ".join(sents[best].split()) for a in item.answers):
                     hits[name] += 1
         results[lang] = {name: round(h / len(picked), 4) for name, h in hits.items()}

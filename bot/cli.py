@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 
 import click
 
@@ -82,6 +83,9 @@ def runtime(ctx: click.Context):
     obj = ctx.ensure_object(dict)
     if "runtime" not in obj:
         settings = load_settings(obj.get("config_path"))
+        if obj.get("device"):
+            embedding = replace(settings.embedding, device=obj["device"])
+            settings = replace(settings, embedding=embedding)
         obj["runtime"] = Runtime(settings)
         ctx.call_on_close(obj["runtime"].close)
     return obj["runtime"]
@@ -147,7 +151,23 @@ def index() -> None:
     """Build and inspect the search index."""
 
 
+def device_option(func):
+    def remember(ctx: click.Context, _param, value):
+        if value:
+            ctx.ensure_object(dict)["device"] = value
+        return value
+
+    return click.option(
+        "--device",
+        type=click.Choice(["cpu", "cuda", "auto"]),
+        callback=remember,
+        expose_value=False,
+        help="Where to embed (default: config `embedding.device`; auto = cuda if present).",
+    )(func)
+
+
 @index.command("rebuild")
+@device_option
 @click.pass_context
 @handle_errors
 def index_rebuild(ctx: click.Context) -> None:
@@ -157,8 +177,9 @@ def index_rebuild(ctx: click.Context) -> None:
     interrupted rebuild resumes where it stopped.
 
     \b
-    Example:
+    Examples:
       prakat index rebuild
+      prakat index rebuild --device cuda
     """
     rt = runtime(ctx)
     progress = Progress()
@@ -179,6 +200,47 @@ def index_rebuild(ctx: click.Context) -> None:
         f"Index rebuilt: {report.documents} documents, {report.chunks} passages "
         f"in {report.seconds:.1f}s."
     )
+
+
+@index.command("check")
+@click.option("--repair", is_flag=True, help="Fix what can be fixed, then check again.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@handle_errors
+def index_check(ctx: click.Context, repair: bool, as_json: bool) -> None:
+    """Verify that documents, passages, full-text rows and vectors agree.
+
+    Finds orphan rows, missing full-text rows, vectors without passages (and the
+    reverse), a damaged index file and files left by an interrupted writer. With
+    --repair, fixes the database and rebuilds the index from cached vectors.
+    Exit status 0 when consistent (after repair), 1 otherwise.
+
+    \b
+    Examples:
+      prakat index check
+      prakat index check --repair
+    """
+    rt = runtime(ctx)
+    progress = Progress()
+    try:
+        report = rt.indexer.check(repair=repair, progress=progress)
+    finally:
+        progress.close()
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        for name, count in report["problems"].items():
+            click.echo(f"Problem: {name} ({count})")
+        for name, count in report["repaired"].items():
+            click.echo(f"Repaired: {name} ({count})")
+        for name, count in report.get("after", {}).items():
+            click.echo(f"Still wrong: {name} ({count})")
+        if report["ok"]:
+            click.echo("Consistent: every passage has its full-text row and its vector.")
+        elif not repair:
+            click.echo("Run `prakat index check --repair` to fix it.")
+    if not report["ok"]:
+        sys.exit(1)
 
 
 @index.command("status")
@@ -213,9 +275,12 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
         else:
             state = "up to date"
         status.update(state=state, vectors=meta.get("vectors"), built_at=meta.get("built_at"))
+    status["interrupted_write"] = rt.indexer.pending_path.exists()
     if as_json:
         click.echo(json.dumps(status, ensure_ascii=False))
         return
+    if status["interrupted_write"]:
+        click.echo("An interrupted write left a pending index; the next command settles it.")
     click.echo(f"Documents: {docs}\nPassages:  {chunks}\nVectors:   {status['vectors']}")
     click.echo(f"Model:     {status['model']}\nBuilt at:  {status['built_at'] or '-'}")
     click.echo(f"State:     {status['state']}")
@@ -409,6 +474,7 @@ def eval_group() -> None:
 
 
 def eval_options(func):
+    func = device_option(func)
     func = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(func)
     func = click.option(
         "--distractors",

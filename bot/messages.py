@@ -30,6 +30,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_more": "There are no more results.",
         "busy": "Please wait a moment: you have asked many questions in the last minute.",
         "error": "Sorry, something went wrong. Please try again.",
+        "index_unavailable": (
+            "The search index is not available right now; an administrator has been told. "
+            "Please try again later."
+        ),
         "admin_only": "Sorry, only administrators can change the announcements.",
         "empty_question": "Please send your question as text.",
         "added": "Added {doc_id}: {title} ({date}), {chunks} passages.",
@@ -73,6 +77,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_more": "ไม่มีผลลัพธ์เพิ่มเติมแล้ว",
         "busy": "กรุณารอสักครู่ คุณถามหลายคำถามในหนึ่งนาทีที่ผ่านมา",
         "error": "ขออภัย เกิดข้อผิดพลาด กรุณาลองใหม่อีกครั้ง",
+        "index_unavailable": "ขณะนี้ดัชนีค้นหายังใช้งานไม่ได้ ผู้ดูแลระบบได้รับแจ้งแล้ว กรุณาลองใหม่ภายหลัง",
         "admin_only": "ขออภัย เฉพาะผู้ดูแลเท่านั้นที่แก้ไขประกาศได้",
         "empty_question": "กรุณาพิมพ์คำถามเป็นข้อความ",
         "added": "เพิ่ม {doc_id}: {title} ({date}) แล้ว {chunks} ข้อความ",

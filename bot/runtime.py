@@ -33,12 +33,21 @@ class Runtime:
 
     @cached_property
     def indexer(self) -> Indexer:
-        return Indexer(
-            self.store, self.cache, self.embedder, self.settings.index_path, self.settings.chunking
-        )
+        s = self.settings
+        return Indexer(self.store, self.cache, self.embedder, s.index_path, s.chunking, s.index)
 
     def load_index(self) -> tuple[VectorIndex, dict]:
-        return VectorIndex.load(self.settings.index_path, model=self.embedder.signature)
+        """The index on disk, after finishing what a crashed writer left (if anything)."""
+        self.indexer.recover()
+        return VectorIndex.load(
+            self.settings.index_path, model=self.embedder.signature, config=self.settings.index
+        )
+
+    @cached_property
+    def read_store(self) -> Store:
+        """A second connection for a long-lived searcher, pinned to its index's snapshot
+        while writes go through ``store``."""
+        return Store(self.settings.db_path)
 
     @cached_property
     def searcher(self) -> Searcher:
@@ -47,6 +56,6 @@ class Runtime:
         return Searcher(self.store, self.embedder, index, self.settings.search)
 
     def close(self) -> None:
-        for name in ("store", "cache"):
+        for name in ("store", "read_store", "cache"):
             if name in self.__dict__:
                 self.__dict__[name].close()

@@ -10,8 +10,9 @@ from typing import Any
 import yaml
 
 from retrieval.chunking import ChunkingConfig
-from retrieval.embedder import EmbedderConfig
+from retrieval.embedder import PRECISIONS, EmbedderConfig
 from retrieval.search import SearchConfig
+from retrieval.vector_index import INDEX_TYPES, IndexConfig
 
 DEFAULT_CONFIG = "config.yaml"
 
@@ -43,6 +44,7 @@ class Settings:
     chunking: ChunkingConfig
     search: SearchConfig
     k: int = 5
+    index: IndexConfig = field(default_factory=IndexConfig)
     max_file_bytes: int = 10 * 1024 * 1024
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
 
@@ -110,7 +112,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError(f"config file {config_path} does not exist")
     base = config_path.parent if config_path.exists() else Path.cwd()
 
-    known = {"data_dir", "embedding", "chunking", "search", "corpus", "telegram"}
+    known = {"data_dir", "embedding", "chunking", "search", "index", "corpus", "telegram"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise SettingsError(f"unknown config key `{unknown[0]}`")
@@ -128,6 +130,9 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     search_raw = dict(_section(raw, "search"))
     k = int(search_raw.pop("k", 5))
     search = _build(SearchConfig, search_raw, "search")
+    index = _build(IndexConfig, _section(raw, "index"), "index")
+    if index.type not in INDEX_TYPES:
+        raise SettingsError(f"index.type must be one of {', '.join(INDEX_TYPES)}")
     corpus_raw = _section(raw, "corpus")
     max_file_bytes = int(corpus_raw.get("max_file_bytes", 10 * 1024 * 1024))
 
@@ -150,6 +155,10 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
 
     if search.fusion not in ("weighted", "rrf", "dense", "bm25"):
         raise SettingsError("search.fusion must be one of weighted, rrf, dense, bm25")
+    if embedding.precision not in PRECISIONS:
+        raise SettingsError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
+    if embedding.device not in ("cpu", "cuda", "auto") and not embedding.device.startswith("cuda:"):
+        raise SettingsError("embedding.device must be cpu, cuda, cuda:N or auto")
     if chunking.max_tokens < 16 or chunking.max_tokens > embedding.max_seq_length - 16:
         raise SettingsError(
             "chunking.max_tokens must be between 16 and embedding.max_seq_length - 16"
@@ -161,6 +170,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         chunking=chunking,
         search=search,
         k=k,
+        index=index,
         max_file_bytes=max_file_bytes,
         telegram=telegram,
     )

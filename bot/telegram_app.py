@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import os
 import secrets
 import time
 from collections import OrderedDict, defaultdict, deque
@@ -38,7 +39,8 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from corpus.loader import load_bytes
 from corpus.models import DocumentNotFound, StoreLocked, UnsupportedDocument
-from retrieval.errors import RetrievalError
+from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, RetrievalError
+from retrieval.search import Searcher
 from retrieval.vector_index import VectorIndex
 
 log = logging.getLogger("prakat.bot")
@@ -88,6 +90,10 @@ class Services:
         self.write_lock = asyncio.Lock()
         self.flood = FloodGate(settings.telegram.questions_per_minute)
         self.questions: OrderedDict[str, str] = OrderedDict()  # token -> question
+        self.index_problem: str | None = None  # why no usable index is loaded, if so
+        self._index_stamp: tuple | None = None  # the index file that is being served
+        self._fingerprint: str | None = None  # the corpus state that index was built from
+        self._reload_lock = asyncio.Lock()
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.telegram.admins
@@ -99,13 +105,74 @@ class Services:
             self.questions.popitem(last=False)
         return token
 
+    def _stamp(self) -> tuple | None:
+        try:
+            st = os.stat(self.runtime.settings.index_path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def open_searcher(self) -> Searcher:
+        """The searcher over the index on disk. A missing, damaged or foreign index is
+        rebuilt from cached vectors; if that cannot be done the bot still starts, on an
+        empty index, and tells users so (never a crash loop)."""
+        rt = self.runtime
+        try:
+            index = self._load_or_repair()
+            self.index_problem = None
+        except Exception as exc:  # any failure here must not stop the bot starting
+            log.error("no usable index (%s); run `prakat index rebuild`", exc)
+            self.index_problem = str(exc)
+            index = VectorIndex(rt.embedder.dim, rt.embedder.signature)
+        rt.embedder.load()
+        searcher = Searcher(rt.read_store, rt.embedder, index, self.settings.search, pinned=True)
+        if not self.index_problem:
+            self._settle(searcher)
+        return searcher
+
+    def _load_or_repair(self) -> VectorIndex:
+        rt = self.runtime
+        stamp = self._stamp()
+        try:
+            index, meta = rt.load_index()
+        except (IndexCorrupt, IndexMismatch, IndexNotBuilt) as exc:
+            log.warning("%s; rebuilding the index from cached vectors", exc)
+            rt.indexer.build_index()
+            stamp = self._stamp()
+            index, meta = rt.load_index()
+        self._index_stamp = stamp
+        self._fingerprint = meta.get("fingerprint")
+        return index
+
+    def _settle(self, searcher: Searcher) -> None:
+        """Make sure the pinned snapshot is the one the index was built from: a write
+        that commits between loading the file and pinning is caught here, and the
+        newer index it renames into place a moment later is loaded instead."""
+        for _ in range(50):
+            if searcher.store.fingerprint() == self._fingerprint:
+                return
+            time.sleep(0.1)
+            searcher.swap_index(self._load_or_repair())
+        log.warning("the index on disk does not match the corpus; run `prakat index check`")
+
     async def reload_index(self) -> None:
         """Serve from the index on disk from now on (after an add, remove or rebuild)."""
-        rt = self.runtime
-        index, _ = await asyncio.to_thread(
-            VectorIndex.load, rt.settings.index_path, model=rt.embedder.signature
-        )
-        self.searcher.swap_index(index)
+        async with self._reload_lock:
+            stamp = self._stamp()
+            try:
+                index = await asyncio.to_thread(self._load_or_repair)
+            except Exception as exc:
+                log.error("could not load the new index (%s); still serving the old one", exc)
+                self._index_stamp = stamp  # do not retry on every question
+                return
+            await asyncio.to_thread(self.searcher.swap_index, index)
+            await asyncio.to_thread(self._settle, self.searcher)
+            self.index_problem = None
+
+    async def refresh_if_changed(self) -> None:
+        """Pick up an index another process wrote (prakat corpus add / index rebuild)."""
+        if self._stamp() != self._index_stamp and not self._reload_lock.locked():
+            await self.reload_index()
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -152,6 +219,10 @@ async def answer_question(
         return
     question = question[: svc.settings.telegram.max_question_chars]
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+    await svc.refresh_if_changed()
+    if svc.index_problem:
+        await reply(message, t(lang, "index_unavailable"))
+        return
     answer = await asyncio.to_thread(svc.searcher.search, question, PAGE)
     if not answer.found:
         await reply(message, t(lang, "not_found"))
@@ -462,7 +533,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def post_init(app: Application) -> None:
     """Load the model and the index once, before the first update; publish the commands."""
     svc: Services = app.bot_data["services"]
-    svc.searcher = await asyncio.to_thread(lambda: svc.runtime.searcher)
+    svc.searcher = await asyncio.to_thread(svc.open_searcher)
     await asyncio.to_thread(svc.searcher.search, "warm up", 1)  # first-call costs now
     for lang, commands in COMMANDS.items():
         await app.bot.set_my_commands(

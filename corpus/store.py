@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus.failpoints import failpoint
 from corpus.models import Chunk, Document, DocumentNotFound, StoreLocked
 from corpus.schema import CORPUS_MIGRATIONS, connect
 
@@ -64,14 +65,23 @@ class Store:
                 raise StoreLocked("the corpus database is busy with another writer") from None
             raise
         self._lock = threading.RLock()
+        self._depth = 0  # nesting of write(): only the outermost begins and commits
 
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; a second concurrent writer gets ``StoreLocked``."""
+        """One write transaction; a second concurrent writer gets ``StoreLocked``.
+        Nested calls join the outer transaction."""
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.db
+                finally:
+                    self._depth -= 1
+                return
             try:
                 self.db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -80,11 +90,14 @@ class Store:
                         "another prakat process is writing to the corpus; try again when it ends"
                     ) from None
                 raise
+            self._depth = 1
             try:
                 yield self.db
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
             self.db.execute("COMMIT")
 
     # -- documents ---------------------------------------------------------
@@ -140,6 +153,7 @@ class Store:
                 (doc.doc_id, doc.title, doc.date, doc.url, doc.lang, doc.text,
                  doc.source_path, digest, chunk_sig),
             )  # fmt: skip
+            failpoint("db-write")
             stored = []
             for chunk, toks, key in zip(chunks, tokens, embed_keys, strict=True):
                 cur = db.execute(
@@ -255,6 +269,73 @@ class Store:
             ):
                 counts[term] = n
         return counts
+
+    # -- read snapshots ------------------------------------------------------
+
+    def pin_snapshot(self) -> None:
+        """From now on read the database as it is at this moment, until the next pin or
+        ``release_snapshot``: writers in other processes commit meanwhile, but this
+        connection does not see it (WAL snapshot isolation). The bot pins the snapshot
+        that matches the index it serves, so an answer never mixes old and new rows."""
+        with self._lock:
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
+            self.db.execute("BEGIN")
+            self.db.execute("SELECT COUNT(*) FROM meta").fetchone()  # the snapshot starts here
+
+    def release_snapshot(self) -> None:
+        with self._lock:
+            if self.db.in_transaction and not self._depth:
+                self.db.execute("COMMIT")
+
+    # -- integrity ---------------------------------------------------------
+
+    INTEGRITY_QUERIES = {
+        "chunks without a document": "SELECT chunk_id FROM chunks"
+        " WHERE doc_id NOT IN (SELECT doc_id FROM documents)",
+        "full-text rows without a chunk": "SELECT rowid FROM chunks_fts"
+        " WHERE rowid NOT IN (SELECT chunk_id FROM chunks)",
+        "chunks without a full-text row": "SELECT chunk_id FROM chunks"
+        " WHERE chunk_id NOT IN (SELECT rowid FROM chunks_fts)",
+        "documents without chunks": "SELECT doc_id FROM documents"
+        " WHERE doc_id NOT IN (SELECT doc_id FROM chunks)",
+    }
+
+    def integrity(self) -> dict[str, list]:
+        """What does not hang together in the database: problem -> row ids."""
+        with self._lock:
+            quick = self.db.execute("PRAGMA quick_check").fetchone()[0]
+            found = {name: [r[0] for r in self.db.execute(sql)]
+                     for name, sql in self.INTEGRITY_QUERIES.items()}  # fmt: skip
+        found["sqlite quick_check"] = [] if quick == "ok" else [quick]
+        return found
+
+    def repair_integrity(self, tokens_of) -> dict[str, int]:
+        """Fix what ``integrity`` finds, in one transaction: orphans are deleted,
+        missing full-text rows are rebuilt (``tokens_of(chunk, document)`` gives their
+        tokens), and documents without chunks are marked for re-chunking."""
+        fixed = {}
+        with self.write() as db:
+            found = self.integrity()
+            ids = found["chunks without a document"]
+            db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+            db.executemany("DELETE FROM chunks WHERE chunk_id = ?", [(i,) for i in ids])
+            fixed["chunks without a document"] = len(ids)
+            ids = found["full-text rows without a chunk"]
+            db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+            fixed["full-text rows without a chunk"] = len(ids)
+            ids = found["chunks without a full-text row"]
+            for cid, (chunk, doc) in self.get_chunks(ids).items():
+                db.execute(
+                    "INSERT INTO chunks_fts (rowid, tokens) VALUES (?, ?)",
+                    (cid, tokens_of(chunk, doc)),
+                )
+            fixed["chunks without a full-text row"] = len(ids)
+            ids = found["documents without chunks"]
+            db.executemany("UPDATE documents SET chunk_sig = '' WHERE doc_id = ?",
+                           [(i,) for i in ids])  # fmt: skip
+            fixed["documents without chunks"] = len(ids)
+        return fixed
 
     # -- bookkeeping -------------------------------------------------------
 

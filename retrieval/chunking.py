@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ from retrieval.text import sentence_spans
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # 2: linear cutting of overlong sentences, crfcut in windows
 
 
 @dataclass(frozen=True)
@@ -32,28 +31,37 @@ def chunk_header(doc: Document) -> str:
 
 
 def _split_long(text: str, start: int, end: int, count: TokenCounter, max_tokens: int):
-    """Cut a sentence longer than ``max_tokens`` at spaces (or anywhere) into pieces."""
+    """Cut a sentence longer than ``max_tokens`` into pieces that fit, at spaces where
+    there are any (Thai runs without spaces are cut anywhere).
+
+    Linear in the sentence's length: one count of the whole sentence gives its
+    characters per token; each piece is then a window of about that many characters,
+    shrunk until the tokenizer agrees it fits (a megabyte-long line takes seconds).
+    """
     pieces: list[tuple[int, int]] = []
-    words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
-    if not words:
-        return pieces
-    cur_start = words[0][0]
-    cur_end = words[0][0]
-    for ws, we in words:
-        candidate = text[cur_start:we]
-        if cur_end > cur_start and count([candidate])[0] > max_tokens:
-            pieces.append((cur_start, cur_end))
-            cur_start = ws
-        cur_end = we
-        # a single "word" (Thai text without spaces) that is itself too long
-        while count([text[cur_start:cur_end]])[0] > max_tokens:
-            cut = cur_start + max(1, (cur_end - cur_start) // 2)
-            while cut > cur_start + 1 and count([text[cur_start:cut]])[0] > max_tokens:
-                cut = cur_start + max(1, (cut - cur_start) // 2)
-            pieces.append((cur_start, cut))
-            cur_start = cut
-    if cur_end > cur_start:
-        pieces.append((cur_start, cur_end))
+    total = count([text[start:end]])[0]
+    chars_per_token = max(1.0, (end - start) / max(1, total))
+    width = max(1, int(max_tokens * chars_per_token * 0.9))
+    pos = start
+    while pos < end:
+        while pos < end and text[pos].isspace():
+            pos += 1
+        if pos >= end:
+            break
+        cut = min(end, pos + width)
+        while True:
+            if cut < end:  # end the piece at a space in its second half, if there is one
+                space = text.rfind(" ", pos + 1, cut + 1)
+                if space > pos + (cut - pos) // 2:
+                    cut = space
+            if cut - pos <= 1 or count([text[pos:cut]])[0] <= max_tokens:
+                break
+            cut = pos + max(1, (cut - pos) * 3 // 4)
+        stop = cut
+        while stop > pos and text[stop - 1].isspace():
+            stop -= 1
+        pieces.append((pos, stop))
+        pos = cut
     return pieces
 
 

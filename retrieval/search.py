@@ -11,7 +11,7 @@ import numpy as np
 
 from corpus.models import Chunk, Document
 from corpus.store import Store
-from retrieval.answer import choose_sentence
+from retrieval.answer import OVERLAP_WEIGHT, choose_sentence, overlap_scores
 from retrieval.embedder import Embedder
 from retrieval.text import normalise_query, sentence_spans, word_tokens
 from retrieval.vector_index import VectorIndex
@@ -71,17 +71,39 @@ class Searcher:
         embedder: Embedder,
         index: VectorIndex,
         config: SearchConfig | None = None,
+        *,
+        pinned: bool = False,
     ) -> None:
+        """``pinned``: ``store`` is this searcher's own connection, held at the snapshot
+        that matches ``index`` (see ``Store.pin_snapshot``) and moved on by
+        ``swap_index``."""
         self.store = store
+        self.pinned = pinned
+        if pinned:
+            store.pin_snapshot()
         self.embedder = embedder
         self.index = index
         self.config = config or SearchConfig()
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        # searches in flight, and whether a swap waits for them to end
+        self._gate = threading.Condition()
+        self._active = 0
+        self._swapping = False
 
     def swap_index(self, index: VectorIndex) -> None:
-        """Serve from a new index from now on (a rebuild finished)."""
-        self.index = index
+        """Serve from a new index from now on (a rebuild finished). Waits for the
+        searches in flight, so that none sees the new rows with the old index."""
+        with self._gate:
+            self._swapping = True
+            self._gate.wait_for(lambda: self._active == 0)
+            try:
+                self.index = index
+                if self.pinned:
+                    self.store.pin_snapshot()
+            finally:
+                self._swapping = False
+                self._gate.notify_all()
 
     def lexical_weight(self, terms: list[str]) -> float:
         """How far BM25 can be trusted for these query terms.
@@ -112,8 +134,26 @@ class Searcher:
         coverage = known / total if total else 0.0
         return max(0.0, (coverage - 0.7) / 0.3)
 
+    def term_weights(self, terms: list[str]) -> dict[str, float]:
+        """IDF of each distinct query term over the indexed passages (unknown: rarest)."""
+        n_chunks = max(1, len(self.index))
+        counts = self.store.term_document_counts(terms)
+        return {t: math.log(1 + n_chunks / counts[t]) if counts.get(t) else math.log(1 + n_chunks)
+                for t in dict.fromkeys(terms)}  # fmt: skip
+
     def search(self, question: str, k: int = 5, *, with_sentence: bool = True) -> Answer:
         """The top ``k`` passages for ``question`` and the sentence that best answers it."""
+        with self._gate:
+            self._gate.wait_for(lambda: not self._swapping)
+            self._active += 1
+        try:
+            return self._search(question, k, with_sentence=with_sentence)
+        finally:
+            with self._gate:
+                self._active -= 1
+                self._gate.notify_all()
+
+    def _search(self, question: str, k: int, *, with_sentence: bool) -> Answer:
         query = normalise_query(question)
         if not query:
             return Answer(question, None, [])
@@ -125,7 +165,8 @@ class Searcher:
         lexical = []
         if terms and fusion != "dense":
             lexical = self.store.lexical_search(terms, max(self.config.lexical_k, k))
-        weight = {"weighted": self.lexical_weight(terms) if lexical else 0.0}.get(fusion, 1.0)
+        coverage_weight = self.lexical_weight(terms) if terms else 0.0
+        weight = {"weighted": coverage_weight if lexical else 0.0}.get(fusion, 1.0)
         if fusion == "bm25":
             dense = []
 
@@ -138,16 +179,23 @@ class Searcher:
         top = sorted(fused, key=lambda c: fused[c], reverse=True)[:k]
         for cid in top:
             if cid not in cosines:
-                cosines[cid] = float(index.index.reconstruct(int(cid)) @ qvec)
+                cosines[cid] = float(index.vector(cid) @ qvec)
         if not top or max(cosines[c] for c in top) < self.config.min_score:
             return Answer(question, None, [])
         rows = self.store.get_chunks(top)
         hits = [Hit(rows[c][0], rows[c][1], fused[c], cosines[c]) for c in top if c in rows]
-        sentence = self.answer_sentence(query, qvec, hits) if with_sentence else None
+        sentence = None
+        if with_sentence:
+            sentence = self.answer_sentence(query, qvec, hits, terms, coverage_weight)
         return Answer(question, sentence, hits)
 
     def answer_sentence(
-        self, question: str, qvec: np.ndarray, hits: list[Hit]
+        self,
+        question: str,
+        qvec: np.ndarray,
+        hits: list[Hit],
+        terms: list[str] = (),
+        coverage_weight: float = 0.0,
     ) -> AnswerSentence | None:
         """The sentence that best answers the question (see answer.py), from the top
         passages of the best-ranked release, so that the answer and its source agree."""
@@ -165,7 +213,15 @@ class Searcher:
         texts = [hit.chunk.text[a:b] for hit, a, b in candidates]
         vecs = self._passage_vectors([*texts, top.title])
         topics = np.repeat(vecs[-1:], len(texts), axis=0)
-        best, score = choose_sentence(question, qvec, texts, vecs[:-1], topics)
+        overlap = None
+        if terms and coverage_weight > 0:
+            sentence_terms = [set(word_tokens(t)) for t in texts]
+            overlap = (
+                OVERLAP_WEIGHT
+                * coverage_weight
+                * overlap_scores(self.term_weights(terms), sentence_terms)
+            )
+        best, score = choose_sentence(question, qvec, texts, vecs[:-1], topics, overlap=overlap)
         hit, a, b = candidates[best]
         return AnswerSentence(texts[best], top.doc_id, hit.chunk.chunk_id, a, b, score)
 

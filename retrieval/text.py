@@ -39,12 +39,27 @@ def _crfcut():
     return crfcut
 
 
+_CRF_WINDOW = 10_000  # crfcut grows faster than linearly: longer paragraphs go in windows
+
+
+def _windows(paragraph: str, size: int) -> list[str]:
+    """Consecutive pieces of at most ``size`` characters, cut at a space where possible."""
+    out = []
+    while len(paragraph) > size:
+        cut = paragraph.rfind(" ", size // 2, size)
+        cut = cut + 1 if cut > 0 else size
+        out.append(paragraph[:cut])
+        paragraph = paragraph[cut:]
+    return [*out, paragraph] if paragraph else out
+
+
 def split_segments(paragraph: str) -> list[str]:
     """Raw sentence segments of one paragraph: crfcut for Thai, punctuation for English."""
     if not paragraph.strip():
         return []
     if is_thai(paragraph):
-        return _crfcut().segment(paragraph)
+        crfcut = _crfcut()
+        return [seg for piece in _windows(paragraph, _CRF_WINDOW) for seg in crfcut.segment(piece)]
     cuts = [m.end() for m in _EN_SENTENCE_END.finditer(paragraph)]
     # keep the spaces with the segments, so that segments concatenate to the paragraph
     return [paragraph[a:b] for a, b in zip([0, *cuts], [*cuts, len(paragraph)], strict=True)]

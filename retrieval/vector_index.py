@@ -1,4 +1,10 @@
-"""The one place that touches FAISS: an id-mapped inner-product index, saved atomically.
+"""The one place that touches FAISS: an inner-product index keyed by chunk id, saved
+atomically.
+
+Three kinds (config `index.type`): ``flat`` (exact), ``hnsw`` (a graph; approximate,
+fast at any size) and ``ivf`` (inverted lists; approximate, small memory overhead).
+``auto`` picks flat below ``auto_threshold`` vectors and hnsw above
+(benchmarks/query_latency.py).
 
 The index and its manifest live in one file, so replacing it is one rename:
 ``PRKIDX1\\n`` + 8-byte manifest length + manifest JSON + serialised FAISS index.
@@ -9,30 +15,103 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import struct
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
+from corpus.failpoints import failpoint
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 
 MAGIC = b"PRKIDX1\n"
+INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    type: str = "auto"  # auto, flat, hnsw, ivf
+    auto_threshold: int = 50_000  # auto: flat below this many vectors, hnsw from here
+    hnsw_m: int = 32  # graph neighbours per node
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128  # candidates examined per query (recall vs speed)
+    ivf_nprobe: int = 32  # lists visited per query (ivf_lists = 4 * sqrt(vectors))
+
+    def kind_for(self, n_vectors: int) -> str:
+        if self.type == "auto":
+            return "hnsw" if n_vectors >= self.auto_threshold else "flat"
+        return self.type
+
+
+def _ids_of_ivf(index) -> np.ndarray:
+    invlists = index.invlists
+    parts = [
+        faiss.rev_swig_ptr(invlists.get_ids(lst), invlists.list_size(lst)).copy()
+        for lst in range(index.nlist)
+        if invlists.list_size(lst)
+    ]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
 
 class VectorIndex:
     """Normalised vectors keyed by chunk id; search by inner product (= cosine)."""
 
-    def __init__(self, dim: int, model: str) -> None:
+    def __init__(
+        self, dim: int, model: str, kind: str = "flat", config: IndexConfig | None = None
+    ) -> None:
         self.dim = dim
         self.model = model
-        self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.kind = kind
+        self.config = config or IndexConfig()
+        if kind == "flat":
+            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        elif kind == "hnsw":
+            self.index = faiss.IndexIDMap2(self._new_hnsw())
+        elif kind == "ivf":
+            self.index = None  # made on the first add, which trains it (see _train_ivf)
+        else:
+            raise ValueError(f"index.type must be one of {', '.join(INDEX_TYPES)}")
+
+    @classmethod
+    def build(
+        cls, dim: int, model: str, ids: np.ndarray, vectors: np.ndarray,
+        config: IndexConfig | None = None,
+    ) -> VectorIndex:  # fmt: skip
+        """An index of the kind ``config`` gives for this many vectors, holding them."""
+        config = config or IndexConfig()
+        self = cls(dim, model, config.kind_for(len(ids)), config)
+        self.add(ids, vectors)
+        return self
+
+    def _new_hnsw(self):
+        hnsw = faiss.IndexHNSWFlat(self.dim, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = self.config.hnsw_ef_construction
+        hnsw.hnsw.efSearch = self.config.hnsw_ef_search
+        return hnsw
+
+    def _train_ivf(self, vectors: np.ndarray) -> None:
+        n = len(vectors)
+        nlist = max(1, min(int(4 * math.sqrt(n)), n // 39 or 1))
+        quantizer = faiss.IndexFlatIP(self.dim)
+        ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors
+        if n > 256 * nlist:  # k-means on a sample: as good, much faster
+            pick = np.random.default_rng(0).choice(n, 256 * nlist, replace=False)
+            sample = vectors[np.sort(pick)]
+        ivf.train(sample)
+        ivf.own_fields = True
+        quantizer.this.disown()
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct and remove by id
+        ivf.nprobe = self.config.ivf_nprobe
+        self.index = ivf
 
     def __len__(self) -> int:
-        return int(self.index.ntotal)
+        return int(self.index.ntotal) if self.index is not None else 0
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:
@@ -40,15 +119,35 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape[1] != self.dim:
             raise IndexMismatch(f"vectors have dimension {vectors.shape[1]}, index has {self.dim}")
+        if self.index is None:
+            self._train_ivf(vectors)
         self.index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
 
     def remove(self, ids: list[int] | np.ndarray) -> int:
-        if len(ids) == 0:
+        if len(ids) == 0 or len(self) == 0:
             return 0
-        return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
+        ids = np.asarray(ids, dtype=np.int64)
+        if self.kind != "hnsw":
+            return int(self.index.remove_ids(ids))
+        # An HNSW graph cannot drop nodes: rebuild it from the vectors it keeps.
+        have = self.ids()
+        keep = ~np.isin(have, ids)
+        if keep.all():
+            return 0
+        vectors = self.index.index.reconstruct_n(0, len(have))[keep]
+        self.index = faiss.IndexIDMap2(self._new_hnsw())
+        self.index.add_with_ids(vectors, have[keep])
+        return int((~keep).sum())
 
     def ids(self) -> np.ndarray:
+        if self.index is None:
+            return np.zeros(0, np.int64)
+        if self.kind == "ivf":
+            return _ids_of_ivf(self.index)
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def vector(self, chunk_id: int) -> np.ndarray:
+        return self.index.reconstruct(int(chunk_id))
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Top ``k`` ``(chunk_id, cosine)`` for one normalised query vector."""
@@ -62,15 +161,20 @@ class VectorIndex:
         """Write index + manifest aside, fsync, then rename over ``path``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self.index is None:  # an empty ivf index: nothing to train on yet, store it flat
+            self.kind, self.index = "flat", faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         blob = faiss.serialize_index(self.index).tobytes()
-        meta = dict(manifest, model=self.model, dim=self.dim, vectors=len(self),
+        meta = dict(manifest, model=self.model, dim=self.dim, vectors=len(self), kind=self.kind,
                     sha256=hashlib.sha256(blob).hexdigest())  # fmt: skip
         head = json.dumps(meta, ensure_ascii=False).encode()
         fd, tmp = tempfile.mkstemp(prefix=".index.", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(MAGIC + struct.pack("<Q", len(head)) + head)
-                f.write(blob)
+                f.write(blob[: len(blob) // 2])
+                f.flush()
+                failpoint("index-write")
+                f.write(blob[len(blob) // 2 :])
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -89,8 +193,11 @@ class VectorIndex:
         return meta
 
     @classmethod
-    def load(cls, path: str | Path, *, model: str | None = None) -> tuple[VectorIndex, dict]:
-        """Load an index; ``model`` (the embedder signature) must match its builder's."""
+    def load(
+        cls, path: str | Path, *, model: str | None = None, config: IndexConfig | None = None
+    ) -> tuple[VectorIndex, dict]:
+        """Load an index; ``model`` (the embedder signature) must match its builder's.
+        Search-time settings (ef_search, nprobe) come from ``config``."""
         path = Path(path)
         meta, blob = _read(path, with_blob=True)
         if model is not None and meta.get("model") != model:
@@ -109,7 +216,13 @@ class VectorIndex:
         self = cls.__new__(cls)
         self.dim = int(meta["dim"])
         self.model = meta["model"]
+        self.kind = meta.get("kind", "flat")
+        self.config = config or IndexConfig()
         self.index = index
+        if self.kind == "hnsw":
+            faiss.downcast_index(index.index).hnsw.efSearch = self.config.hnsw_ef_search
+        elif self.kind == "ivf":
+            index.nprobe = self.config.ivf_nprobe
         return self, meta
 
 

@@ -43,6 +43,7 @@ class BotApiServer:
         self.token = token
         self.calls: list[Call] = []
         self.updates: list[dict] = []
+        self.pushed_at: dict[int, float] = {}  # update_id -> when the user sent it
         self.files: dict[str, bytes] = {}
         self.messages: dict[int, dict] = {}
         self._ids = itertools.count(1)
@@ -81,6 +82,7 @@ class BotApiServer:
 
     def _push(self, update: dict) -> dict:
         update["update_id"] = next(self._update_ids)
+        self.pushed_at[update["update_id"]] = time.monotonic()
         self.updates.append(update)
         self._new.set()
         return update
@@ -196,6 +198,9 @@ class BotApiServer:
         return BOT_USER
 
     async def m_deleteWebhook(self, params):
+        return True
+
+    async def m_setWebhook(self, params):
         return True
 
     async def m_setMyCommands(self, params):

@@ -53,6 +53,20 @@ def run_bot(runtime, scenario, **telegram):
     return asyncio.run(main())
 
 
+async def spawn_prakat_bot(server, data_dir, model_cache, **env):
+    """`prakat bot` as a process, as a user starts it: configured by the environment."""
+    import os
+    import sys
+
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PRAKAT_DATA_DIR": str(data_dir),
+           "PRAKAT_CACHE_DIR": str(model_cache), "PRAKAT_TELEGRAM_BASE_URL": server.base_url,
+           "PRAKAT_TELEGRAM_BASE_FILE_URL": server.base_file_url, **env}  # fmt: skip
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "bot", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
 def replies(server, chat_id):
     return [c.params["text"] for c in server.sent("sendMessage", chat_id)]
 
@@ -244,9 +258,7 @@ def test_stickers_edits_stats_and_latest(runtime):
 
 def test_prakat_bot_command_end_to_end_never_logs_the_token(runtime, model_cache):
     """`prakat bot` as a user starts it, configured only through the environment."""
-    import os
     import signal
-    import sys
 
     data_dir = str(runtime.settings.data_dir)
     runtime.close()
@@ -254,14 +266,7 @@ def test_prakat_bot_command_end_to_end_never_logs_the_token(runtime, model_cache
     async def main():
         server = BotApiServer(TOKEN)
         await server.start()
-        env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "PRAKAT_DATA_DIR": data_dir,
-               "PRAKAT_CACHE_DIR": str(model_cache), "PRAKAT_ADMINS": str(ADMIN),
-               "PRAKAT_TELEGRAM_BASE_URL": server.base_url,
-               "PRAKAT_TELEGRAM_BASE_FILE_URL": server.base_file_url}  # fmt: skip
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "bot", env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
+        proc = await spawn_prakat_bot(server, data_dir, model_cache, PRAKAT_ADMINS=str(ADMIN))
         try:
             await server.wait_for(lambda calls: server.sent("setMyCommands"), timeout=120)
             server.send_text(USER, "who chaired the 6th AMCC?")

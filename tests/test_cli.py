@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from tests.conftest import sample_file
 
 
 @pytest.fixture
@@ -105,3 +106,34 @@ def test_chat_answers_each_line_until_eof(env, amcc_dir):
     assert result.exit_code == 0
     assert result.output.count("[1] ") == 2
     assert "Josephine Teo" in result.output
+
+
+def test_hostile_files_get_one_line_each_and_change_nothing(env, amcc_dir, tmp_path):
+    assert run(env, "corpus", "add", str(amcc_dir)).exit_code == 0
+    before = run(env, "corpus", "list", "--json").output
+    index = tmp_path / "data" / "index.faiss"
+    index_bytes = index.read_bytes()
+
+    bad = tmp_path / "hostile"
+    bad.mkdir()
+    (bad / "empty.txt").write_bytes(b"")
+    (bad / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (bad / "latin1.txt").write_bytes("ข่าว\nเนื้อหา".encode() + b"\xe9t\xe9")
+    (bad / "page.md").write_text("<html><script>alert(1)</script>ข่าว</html>")
+    with open(bad / "huge.txt", "wb") as f:  # 50 MB of plausible text
+        f.write(("ข่าวใหญ่\n" + "เนื้อหา " * 1000 + "\n").encode() * 2600)
+    assert (bad / "huge.txt").stat().st_size > 50_000_000
+    (bad / "good.txt").write_bytes(sample_file("46536").read_bytes())
+
+    result = CliRunner().invoke(cli, ["corpus", "add", str(bad)], env=env)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[-1] == "Nothing was added (use --skip-bad to add the readable files)."
+    errors = sorted(lines[:-1])
+    assert len(errors) == 5 and all(e.startswith("Error: ") for e in errors)
+    for name, why in [("empty.txt", "is empty"), ("photo.txt", "PNG image"),
+                      ("latin1.txt", "not valid UTF-8"), ("page.md", "HTML"),
+                      ("huge.txt", "over the 10 MB limit")]:  # fmt: skip
+        assert any(name in e and why in e for e in errors), (name, errors)
+    assert run(env, "corpus", "list", "--json").output == before
+    assert index.read_bytes() == index_bytes

