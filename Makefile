@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test bench lint clean-data
+.PHONY: setup run test bench eval lint clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Speed, memory and quality benchmarks; JSON in benchmarks/results/ (docs/performance.md).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
+
+# The retrieval-quality table of docs/quality.md, from ../shared/data (about 30 minutes).
+eval: $(STAMP)
+	$(BIN)/python benchmarks/eval_table.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot retrieval corpus tests benchmarks

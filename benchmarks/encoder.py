@@ -39,6 +39,62 @@ def sample_passages(limit: int) -> list[str]:
     return texts[::step][:limit]
 
 
+class OnnxInt8:
+    """A candidate measured here, not a product option: the model exported to ONNX,
+    its weights quantised to int8 (onnxruntime dynamic quantisation, per channel), run
+    by onnxruntime with the same tokenizer, mean pooling and normalisation. Needs
+    `pip install onnx onnxruntime onnx-ir` (not dependencies of prakat)."""
+
+    def __init__(self, embedder) -> None:
+        import onnxruntime as ort
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        self.tokenizer = embedder.model.tokenizer
+        model = embedder.model[0].auto_model.eval()
+
+        class Hidden(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, input_ids, attention_mask):
+                return self.inner(input_ids=input_ids, attention_mask=attention_mask)[0]
+
+        folder = Path(tempfile.mkdtemp(prefix="prakat-onnx-"))
+        ids = self.tokenizer(["passage: warm"], return_tensors="pt")
+        axes = {0: "batch", 1: "tokens"}
+        torch.onnx.export(Hidden(model), (ids["input_ids"], ids["attention_mask"]),
+                          str(folder / "fp32.onnx"), input_names=["input_ids", "attention_mask"],
+                          output_names=["hidden"], opset_version=17, dynamo=False,
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes,
+                                        "hidden": axes})  # fmt: skip
+        quantize_dynamic(str(folder / "fp32.onnx"), str(folder / "int8.onnx"),
+                         weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        self.session = ort.InferenceSession(str(folder / "int8.onnx"), options,
+                                            providers=["CPUExecutionProvider"])  # fmt: skip
+        self.batch_size = embedder.config.batch_size
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 384), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            enc = self.tokenizer([f"passage: {texts[i]}" for i in idx], padding=True,
+                                 truncation=True, max_length=512, return_tensors="np")  # fmt: skip
+            feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask")}
+            hidden = self.session.run(None, feed)[0]
+            mask = enc["attention_mask"][..., None].astype(np.float32)
+            vecs = (hidden * mask).sum(1) / mask.sum(1)
+            out[idx] = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+        return out
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embed_passages(texts)  # timing only: the prompt differs, not the cost
+
+
 def read_texts(path: Path) -> list[str]:
     opener = lzma.open if path.suffix == ".xz" else open
     with opener(path, "rt", encoding="utf-8") as f:
@@ -48,7 +104,11 @@ def read_texts(path: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument(
+        "--precisions",
+        default="fp32,bf16",
+        help="fp32, bf16 (product options), onnx-int8 (a measured candidate)",
+    )
     parser.add_argument("--texts", type=Path, help="JSONL of passages ({'text': ...})")
     parser.add_argument("--limit", type=int, default=512, help="passages per run")
     parser.add_argument("--repeats", type=int, default=3)
@@ -71,7 +131,11 @@ def main() -> None:
     all_texts = read_texts(args.texts) if args.texts else sample_passages(args.limit)
     texts = all_texts[: args.limit]
     precisions = args.precisions.split(",")
-    embedders = {p: Embedder(replace(config, precision=p)).load() for p in precisions}
+    embedders = {
+        p: Embedder(replace(config, precision=p)).load() for p in precisions if p != "onnx-int8"
+    }
+    if "onnx-int8" in precisions:
+        embedders["onnx-int8"] = OnnxInt8(next(iter(embedders.values())))
     tokens = sum(embedders[precisions[0]].count_tokens(texts)) + len(texts) * 4  # prompt+specials
 
     for e in embedders.values():  # warm-up (kernels, allocator)

@@ -44,24 +44,26 @@ def config_for(fusion: str) -> Path:
     return path
 
 
-def runs(only: str | None) -> list[dict]:
+def runs(only: str | None, fusions: list[str] | None = None) -> list[dict]:
     out = []
     for name, args in SETS.items():
         for fusion in FUSIONS:
             out.append({"set": name, "fusion": fusion, "distractors": 0, "args": args})
         out.append({"set": name, "fusion": "weighted", "distractors": DISTRACTORS, "args": args})
-    return [r for r in out if not only or r["set"] == only]
+    keep = [r for r in out if not only or r["set"] == only]
+    return [r for r in keep if not fusions or r["fusion"] in fusions]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=list(SETS))
+    parser.add_argument("--fusions", help="only these fusions, e.g. weighted (default: all)")
     args = parser.parse_args()
     if not XQ.exists():
         sys.exit(f"{SHARED} is not there: `make eval` needs ../shared/data")
     haystack = sample(DISTRACTORS, EVAL_DIR / f"thaigov-{DISTRACTORS}")
     rows = []
-    for run in runs(args.only):
+    for run in runs(args.only, args.fusions.split(",") if args.fusions else None):
         cmd = [PRAKAT, "--config", str(config_for(run["fusion"])), "eval", *run["args"], "--json"]
         if run["distractors"]:
             cmd += ["--distractors", str(haystack)]

@@ -7,8 +7,11 @@
 and the bundled sample to a corpus in data/bench (about 48k passages; vectors come
 from the shared embedding cache data/embeddings.sqlite when present, else they are
 embedded). `run` measures each size in a fresh process: the searcher's own call
-(`Searcher.search`: query embedding, FAISS, BM25, fusion, answer sentence) and its
-parts, p50/p95 over real questions, the process's peak RSS, and the index file size.
+(`Searcher.search`: query embedding, FAISS, BM25, fusion; then also the answer
+sentence, whose sentences are embedded at query time) and its parts, p50/p95 over
+real questions, the process's peak RSS, and the index file size. Each size is built
+in one process and served in a fresh one, whose peak RSS is what a bot holding that
+index needs.
 
 Sizes up to the real passage count use real vectors. Larger sizes add synthetic
 vectors (each a normalised mix of two real vectors plus noise, so they sit in the
@@ -26,6 +29,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from common import ROOT, write_result
@@ -84,8 +88,11 @@ def synthetic(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def measure(size: int, kind: str) -> dict:
-    from retrieval.search import Searcher
+def build(size: int, kind: str) -> dict:
+    """Phase 1 (its own process): vectors, the index file, and the exact top 10 of
+    every question's vector for the recall of approximate kinds."""
+    import faiss
+
     from retrieval.text import normalise_query
     from retrieval.vector_index import VectorIndex
 
@@ -103,22 +110,34 @@ def measure(size: int, kind: str) -> dict:
     config = replace(settings.index, type=kind)
     index = VectorIndex.build(vectors.shape[1], embedder.signature, ids, vectors, config)
     build_s = time.perf_counter() - t
+    index.save(BENCH / f"scale-{size}-{kind}.faiss", {})
+    qs = questions(store)
+    embedder.load()  # one question at a time, as served: batching would pad them
+    qvecs = np.concatenate([embedder.embed_queries([normalise_query(q)]) for q in qs])
+    _, nearest = faiss.knn(qvecs, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
+    return {"real_vectors": real, "build_s": round(build_s, 2),
+            "exact_top10": ids[nearest].tolist()}  # fmt: skip
+
+
+def serve(size: int, kind: str, exact: list[list[int]]) -> dict:
+    """Phase 2 (a fresh process, as the bot): load the index and answer."""
+    from retrieval.search import Searcher
+    from retrieval.text import normalise_query
+    from retrieval.vector_index import VectorIndex
+
+    settings, store, cache, embedder, _ = open_parts()
+    cache.close()
     path = BENCH / f"scale-{size}-{kind}.faiss"
-    index.save(path, {})
-    index_bytes = path.stat().st_size
-    exact = None
-    if kind != "flat":
-        exact = VectorIndex.build(vectors.shape[1], embedder.signature, ids, vectors,
-                                  replace(config, type="flat"))  # fmt: skip
-    del vectors
+    config = replace(settings.index, type=kind)
     index, _ = VectorIndex.load(path, model=embedder.signature, config=config)
+    index_bytes = path.stat().st_size
     path.unlink()
     embedder.load()
     searcher = Searcher(store, embedder, index, replace(settings.search, min_score=0.0))
     qs = questions(store)
     searcher.search(qs[0])  # warm-up
-    total, embed_ms, faiss_ms, recalls = [], [], [], []
-    for q in qs:
+    total, passages_ms, embed_ms, faiss_ms, recalls = [], [], [], [], []
+    for q, truth in zip(qs, exact, strict=True):
         query = normalise_query(q)
         t = time.perf_counter()
         qvec = embedder.embed_queries([query])[0]
@@ -126,37 +145,64 @@ def measure(size: int, kind: str) -> dict:
         t = time.perf_counter()
         found = index.search(qvec, settings.search.dense_k)
         faiss_ms.append((time.perf_counter() - t) * 1000)
-        if exact is not None:
-            truth = {i for i, _ in exact.search(qvec, 10)}
-            recalls.append(len(truth & {i for i, _ in found[:10]}) / 10)
+        recalls.append(len(set(truth) & {i for i, _ in found[:10]}) / 10)
+        t = time.perf_counter()
+        searcher.search(q, with_sentence=False)  # passages only
+        passages_ms.append((time.perf_counter() - t) * 1000)
         searcher._sentence_cache.clear()  # every question is new: no cached sentences
         t = time.perf_counter()
         searcher.search(q)
         total.append((time.perf_counter() - t) * 1000)
     p = lambda xs, q: round(float(np.percentile(xs, q)), 2)  # noqa: E731
+    sweep = {}
+    if kind in ("hnsw", "ivf"):  # the search-effort knob: recall against time
+        import faiss
+
+        inner = faiss.downcast_index(index.index.index) if kind == "hnsw" else index.index
+        qvecs = [embedder.embed_queries([normalise_query(q)])[0] for q in qs]
+        for effort in (32, 64, 128, 256, 512):
+            if kind == "hnsw":
+                inner.hnsw.efSearch = effort
+            else:
+                inner.nprobe = effort
+            times, rec = [], []
+            for qvec, truth in zip(qvecs, exact, strict=True):
+                t = time.perf_counter()
+                found = index.search(qvec, settings.search.dense_k)
+                times.append((time.perf_counter() - t) * 1000)
+                rec.append(len(set(truth) & {i for i, _ in found[:10]}) / 10)
+            sweep[str(effort)] = {"faiss_p50_ms": p(times, 50),
+                                  "recall@10_vs_exact": round(float(np.mean(rec)), 4)}  # fmt: skip
     return {
-        "size": size, "kind": kind, "real_vectors": real, "questions": len(qs),
-        "build_s": round(build_s, 2), "index_mb": round(index_bytes / 2**20, 1),
-        "search_p50_ms": p(total, 50), "search_p95_ms": p(total, 95),
+        "size": size, "kind": kind, "questions": len(qs), "effort_sweep": sweep,
+        "index_mb": round(index_bytes / 2**20, 1),
+        "passages_p50_ms": p(passages_ms, 50), "passages_p95_ms": p(passages_ms, 95),
+        "with_answer_p50_ms": p(total, 50), "with_answer_p95_ms": p(total, 95),
         "embed_p50_ms": p(embed_ms, 50), "faiss_p50_ms": p(faiss_ms, 50),
         "faiss_p95_ms": p(faiss_ms, 95),
-        "recall@10_vs_exact": round(float(np.mean(recalls)), 4) if recalls else 1.0,
+        "recall@10_vs_exact": round(float(np.mean(recalls)), 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }  # fmt: skip
 
 
-def run(sizes: list[int], kinds_at: dict[int, list[str]]) -> None:
+def phase(*args: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(sizes: list[int], kinds_at: dict[int, list[str]], name: str = "scale") -> None:
     results = []
     for size in sizes:
         for kind in kinds_at.get(size, ["flat"]):
-            done = subprocess.run(
-                [sys.executable, __file__, "one", str(size), kind], capture_output=True, text=True
-            )
-            if done.returncode != 0:
-                sys.exit(done.stderr[-2000:])
-            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            built = phase("build", str(size), kind)
+            exact = BENCH / f"scale-{size}-{kind}.exact.json"
+            exact.write_text(json.dumps(built.pop("exact_top10")))
+            results.append({**phase("serve", str(size), kind, str(exact)), **built})
+            exact.unlink()
             print(json.dumps(results[-1]), flush=True)
-    write_result("scale", {"runs": results})
+    write_result(name, {"runs": results})
 
 
 def main() -> None:
@@ -165,17 +211,29 @@ def main() -> None:
     sub.add_parser("prepare")
     r = sub.add_parser("run")
     r.add_argument("--sizes", default="1000,10000,100000,1000000")
-    one = sub.add_parser("one")
-    one.add_argument("size", type=int)
-    one.add_argument("kind")
+    r.add_argument("--kinds", default=None, help="only these index kinds (e.g. flat,hnsw)")
+    r.add_argument("--name", default="scale", help="result file name")
+    for name in ("build", "serve"):
+        one = sub.add_parser(name)
+        one.add_argument("size", type=int)
+        one.add_argument("kind")
+        if name == "serve":
+            one.add_argument("exact", type=Path)
     args = parser.parse_args()
     if args.cmd == "prepare":
         prepare()
-    elif args.cmd == "one":
-        print(json.dumps(measure(args.size, args.kind)))
+    elif args.cmd == "build":
+        print(json.dumps(build(args.size, args.kind)))
+    elif args.cmd == "serve":
+        exact = json.loads(args.exact.read_text())
+        print(json.dumps(serve(args.size, args.kind, exact)))
     else:
         kinds = {100000: ["flat", "hnsw"], 1000000: ["flat", "hnsw", "ivf"]}
-        run([int(s) for s in args.sizes.split(",")], kinds)
+        if args.kinds:
+            only = args.kinds.split(",")
+            kinds = {size: [k for k in kinds.get(size, ["flat"]) if k in only]
+                     for size in (1000, 10000, 100000, 1000000)}  # fmt: skip
+        run([int(s) for s in args.sizes.split(",")], kinds, args.name)
 
 
 if __name__ == "__main__":

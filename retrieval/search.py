@@ -25,6 +25,7 @@ class SearchConfig:
     answer_passages: int = 3  # the answer sentence is chosen from this many top passages
     min_score: float = 0.77  # best dense cosine below this: "not found" (measured)
     fusion: str = "weighted"  # weighted (BM25 weighted by vocabulary coverage), rrf, dense, bm25
+    common_share: float = 0.05  # BM25 skips terms found in more than this share of passages
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,12 @@ class Searcher:
         """
         if not terms:
             return 0.0
+        return self._coverage_weight(terms, self.store.term_document_counts(terms))
+
+    def _coverage_weight(self, terms: list[str], counts: dict[str, int]) -> float:
         n_chunks = len(self.index)  # one vector per chunk: no COUNT(*) on the hot path
-        if n_chunks == 0:
+        if not terms or n_chunks == 0:
             return 0.0
-        counts = self.store.term_document_counts(terms)
         max_idf = math.log(1 + n_chunks)
         known = total = 0.0
         for term in terms:
@@ -134,10 +137,21 @@ class Searcher:
         coverage = known / total if total else 0.0
         return max(0.0, (coverage - 0.7) / 0.3)
 
-    def term_weights(self, terms: list[str]) -> dict[str, float]:
+    def _selective(self, terms: list[str], counts: dict[str, int]) -> list[str]:
+        """The terms worth a BM25 lookup: those in at most ``common_share`` of the
+        passages (a word like การ or ที่ matches most of them, costs the most and
+        moves the ranking least), or the three rarest if every term is that common."""
+        limit = self.config.common_share * len(self.index)
+        keep = [t for t in terms if counts.get(t, 0) <= limit]
+        return keep or sorted(dict.fromkeys(terms), key=lambda t: counts.get(t, 0))[:3]
+
+    def term_weights(
+        self, terms: list[str], counts: dict[str, int] | None = None
+    ) -> dict[str, float]:
         """IDF of each distinct query term over the indexed passages (unknown: rarest)."""
         n_chunks = max(1, len(self.index))
-        counts = self.store.term_document_counts(terms)
+        if counts is None:
+            counts = self.store.term_document_counts(terms)
         return {t: math.log(1 + n_chunks / counts[t]) if counts.get(t) else math.log(1 + n_chunks)
                 for t in dict.fromkeys(terms)}  # fmt: skip
 
@@ -162,10 +176,13 @@ class Searcher:
         dense = index.search(qvec, max(self.config.dense_k, k))
         terms = [t for t in word_tokens(query) if t not in _EN_STOP]
         fusion = self.config.fusion
+        counts = self.store.term_document_counts(terms) if terms else {}
+        coverage_weight = self._coverage_weight(terms, counts)
         lexical = []
-        if terms and fusion != "dense":
-            lexical = self.store.lexical_search(terms, max(self.config.lexical_k, k))
-        coverage_weight = self.lexical_weight(terms) if terms else 0.0
+        if (terms and fusion in ("rrf", "bm25")) or (fusion == "weighted" and coverage_weight > 0):
+            lexical = self.store.lexical_search(
+                self._selective(terms, counts), max(self.config.lexical_k, k)
+            )
         weight = {"weighted": coverage_weight if lexical else 0.0}.get(fusion, 1.0)
         if fusion == "bm25":
             dense = []
@@ -176,17 +193,20 @@ class Searcher:
         for rank, (cid, _) in enumerate(lexical):
             fused[cid] = fused.get(cid, 0.0) + weight / (self.config.rrf_k + rank + 1)
         cosines = dict(dense)
+        for cid in [c for c in fused if c not in cosines]:
+            vector = index.vector(cid)
+            if vector is None:  # a row the served index does not hold (it is older): skip
+                del fused[cid]
+            else:
+                cosines[cid] = float(vector @ qvec)
         top = sorted(fused, key=lambda c: fused[c], reverse=True)[:k]
-        for cid in top:
-            if cid not in cosines:
-                cosines[cid] = float(index.vector(cid) @ qvec)
         if not top or max(cosines[c] for c in top) < self.config.min_score:
             return Answer(question, None, [])
         rows = self.store.get_chunks(top)
         hits = [Hit(rows[c][0], rows[c][1], fused[c], cosines[c]) for c in top if c in rows]
         sentence = None
         if with_sentence:
-            sentence = self.answer_sentence(query, qvec, hits, terms, coverage_weight)
+            sentence = self.answer_sentence(query, qvec, hits, terms, coverage_weight, counts)
         return Answer(question, sentence, hits)
 
     def answer_sentence(
@@ -196,6 +216,7 @@ class Searcher:
         hits: list[Hit],
         terms: list[str] = (),
         coverage_weight: float = 0.0,
+        counts: dict[str, int] | None = None,
     ) -> AnswerSentence | None:
         """The sentence that best answers the question (see answer.py), from the top
         passages of the best-ranked release, so that the answer and its source agree."""
@@ -219,7 +240,7 @@ class Searcher:
             overlap = (
                 OVERLAP_WEIGHT
                 * coverage_weight
-                * overlap_scores(self.term_weights(terms), sentence_terms)
+                * overlap_scores(self.term_weights(terms, counts), sentence_terms)
             )
         best, score = choose_sentence(question, qvec, texts, vecs[:-1], topics, overlap=overlap)
         hit, a, b = candidates[best]

@@ -100,8 +100,8 @@ class VectorIndex:
         quantizer = faiss.IndexFlatIP(self.dim)
         ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
         sample = vectors
-        if n > 256 * nlist:  # k-means on a sample: as good, much faster
-            pick = np.random.default_rng(0).choice(n, 256 * nlist, replace=False)
+        if n > 64 * nlist:  # k-means on a sample (faiss wants >= 39 per list): much faster
+            pick = np.random.default_rng(0).choice(n, 64 * nlist, replace=False)
             sample = vectors[np.sort(pick)]
         ivf.train(sample)
         ivf.own_fields = True
@@ -146,8 +146,12 @@ class VectorIndex:
             return _ids_of_ivf(self.index)
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
-    def vector(self, chunk_id: int) -> np.ndarray:
-        return self.index.reconstruct(int(chunk_id))
+    def vector(self, chunk_id: int) -> np.ndarray | None:
+        """The stored vector of ``chunk_id``, or None if the index does not hold it."""
+        try:
+            return self.index.reconstruct(int(chunk_id))
+        except RuntimeError:  # faiss: "key ... not found"
+            return None
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Top ``k`` ``(chunk_id, cosine)`` for one normalised query vector."""
@@ -189,7 +193,7 @@ class VectorIndex:
 
     @staticmethod
     def read_manifest(path: str | Path) -> dict[str, Any]:
-        meta, _ = _read(Path(path), with_blob=False)
+        meta, _ = _read(Path(path))
         return meta
 
     @classmethod
@@ -199,20 +203,28 @@ class VectorIndex:
         """Load an index; ``model`` (the embedder signature) must match its builder's.
         Search-time settings (ef_search, nprobe) come from ``config``."""
         path = Path(path)
-        meta, blob = _read(path, with_blob=True)
+        meta, offset = _read(path)
         if model is not None and meta.get("model") != model:
             raise IndexMismatch(
                 f"the index was built with model {meta.get('model')!r}, but the configured "
                 f"model is {model!r}; run `prakat index rebuild`"
             )
-        if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
-            raise IndexCorrupt(f"the index file {path} is damaged; run `prakat index rebuild`")
+        damaged = IndexCorrupt(f"the index file {path} is damaged; run `prakat index rebuild`")
+        # Check the whole file first (FAISS trusts sizes it reads), then stream it into
+        # FAISS: no second copy of a large index in memory, even for a moment.
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            f.seek(offset)
+            for block in iter(lambda: f.read(1 << 24), b""):
+                digest.update(block)
+        if digest.hexdigest() != meta.get("sha256"):
+            raise damaged
         try:
-            index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+            with open(path, "rb") as f:
+                f.seek(offset)
+                index = faiss.read_index(faiss.PyCallbackIOReader(f.read, 1 << 24))
         except RuntimeError:
-            raise IndexCorrupt(
-                f"the index file {path} is damaged; run `prakat index rebuild`"
-            ) from None
+            raise damaged from None
         self = cls.__new__(cls)
         self.dim = int(meta["dim"])
         self.model = meta["model"]
@@ -226,7 +238,8 @@ class VectorIndex:
         return self, meta
 
 
-def _read(path: Path, *, with_blob: bool) -> tuple[dict, bytes]:
+def _read(path: Path) -> tuple[dict, int]:
+    """The manifest, and the offset where the FAISS bytes start."""
     if not path.exists():
         raise IndexNotBuilt("there is no index yet; run `prakat index rebuild`")
     try:
@@ -237,9 +250,9 @@ def _read(path: Path, *, with_blob: bool) -> tuple[dict, bytes]:
             if n > 64 * 1024 * 1024:
                 raise IndexCorrupt(f"the index file {path} is damaged; run `prakat index rebuild`")
             meta = json.loads(f.read(n).decode())
-            blob = f.read() if with_blob else b""
+            offset = f.tell()
     except (struct.error, UnicodeDecodeError, json.JSONDecodeError):
         raise IndexCorrupt(
             f"the index file {path} is damaged; run `prakat index rebuild`"
         ) from None
-    return meta, blob
+    return meta, offset

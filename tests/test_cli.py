@@ -137,3 +137,52 @@ def test_hostile_files_get_one_line_each_and_change_nothing(env, amcc_dir, tmp_p
         assert any(name in e and why in e for e in errors), (name, errors)
     assert run(env, "corpus", "list", "--json").output == before
     assert index.read_bytes() == index_bytes
+
+
+def test_index_check_finds_and_repairs_every_kind_of_damage(env, amcc_dir, tmp_path):
+    import sqlite3
+
+    assert run(env, "corpus", "add", str(amcc_dir)).exit_code == 0
+    clean = json.loads(run(env, "index", "check", "--json").output)
+    assert clean == {"ok": True, "problems": {}, "repaired": {}}
+
+    data = tmp_path / "data"
+    db = sqlite3.connect(data / "corpus.sqlite")
+    first, second = [
+        r[0] for r in db.execute("SELECT chunk_id FROM chunks ORDER BY chunk_id LIMIT 2")
+    ]
+    db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (first,))  # a chunk loses its FTS row
+    db.execute("INSERT INTO chunks_fts (rowid, tokens) VALUES (999999, 'orphan')")
+    db.execute("PRAGMA foreign_keys = OFF")
+    db.execute("INSERT INTO chunks (doc_id, position, text, start, end, embed_key)"
+               " VALUES ('no-such-doc', 0, 'x', 0, 1, 'k')")  # fmt: skip
+    lost = db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id = '47004'").fetchone()[0]
+    db.execute("DELETE FROM chunks WHERE doc_id = '47004'")  # a document loses its chunks
+    db.commit()
+    db.close()
+    (data / "index.faiss.pending").write_bytes(b"left by a crash")
+    (data / ".index.tmp1234").write_bytes(b"half written")
+
+    found = CliRunner().invoke(cli, ["index", "check", "--json"], env=env)
+    assert found.exit_code == 1
+    problems = json.loads(found.output)["problems"]
+    assert problems == {
+        "files left by an interrupted writer": 2,
+        "chunks without a document": 1,
+        "full-text rows without a chunk": 1 + lost,  # the orphan row, and 47004's
+        "chunks without a full-text row": 2,  # the chunk that lost it, and the orphan chunk
+        "documents without chunks": 1,
+        "vectors without a chunk": lost,
+        "chunks without a vector": 1,  # the orphan chunk
+    }
+
+    repaired = CliRunner().invoke(cli, ["index", "check", "--repair", "--json"], env=env)
+    assert repaired.exit_code == 0, repaired.output
+    report = json.loads(repaired.output)
+    assert report["ok"] is True and report["after"] == {}
+    assert json.loads(run(env, "index", "check", "--json").output)["ok"] is True
+    assert not (data / "index.faiss.pending").exists() and not (data / ".index.tmp1234").exists()
+    listed = {d["doc_id"]: d for d in json.loads(run(env, "corpus", "list", "--json").output)}
+    assert listed["47004"]["chunks"] > 0  # re-chunked from its stored text
+    asked = json.loads(run(env, "ask", "who chaired the 6th AMCC?", "--json").output)
+    assert "Josephine Teo" in asked["answer"]["text"]

@@ -1,0 +1,105 @@
+"""Indexing throughput and incremental costs.
+
+    python benchmarks/indexing.py
+
+1. A full build of the bundled sample (248 releases) with an empty embedding cache,
+   as `prakat corpus add corpus/sample` does it: tokens/s of the whole pipeline
+   (chunking, embedding, SQLite, FAISS) against the raw encoder's tokens/s on the
+   same passages in the same process; their ratio is the pipeline's overhead.
+2. A rebuild with nothing changed, as a share of the full build.
+3. Adding one release to an index of about 10,000 passages (real releases from
+   ../shared/data/thaigov): its embedding time, and everything else.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, SHARED, write_result
+
+
+def open_indexer(data: Path, settings):
+    from corpus.store import Store
+    from retrieval.embed_cache import EmbeddingCache
+    from retrieval.embedder import Embedder
+    from retrieval.indexer import Indexer
+
+    embedder = Embedder(settings.embedding).load()
+    return Indexer(Store(data / "corpus.sqlite"), EmbeddingCache(data / "embeddings.sqlite"),
+                   embedder, data / "index.faiss", settings.chunking, settings.index)  # fmt: skip
+
+
+def main() -> None:
+    from bot.settings import load_settings
+    from corpus.loader import load_releases
+    from retrieval.indexer import embed_text
+
+    settings = load_settings(str(ROOT / "config.yaml"))
+    result: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        indexer = open_indexer(Path(tmp), settings)
+        docs, _ = load_releases([ROOT / "corpus" / "sample"])
+        prepared = [indexer.prepare(d) for d in docs.values()]  # for the token count only
+        texts = [t for p in prepared for t in p.embed_texts]
+        tokens = sum(indexer.embedder.count_tokens(texts)) + 4 * len(texts)
+        started = time.perf_counter()
+        indexer.add_documents(docs.values())
+        full = time.perf_counter() - started
+        sample = texts[::4]
+        sample_tokens = sum(indexer.embedder.count_tokens(sample)) + 4 * len(sample)
+        started = time.perf_counter()
+        indexer.embedder.embed_passages(sample)
+        raw = sample_tokens / (time.perf_counter() - started)
+        started = time.perf_counter()
+        report = indexer.rebuild()
+        nochange = time.perf_counter() - started
+        assert report.embedded == 0
+        result["sample_full_build"] = {
+            "documents": len(docs), "passages": len(texts), "tokens": tokens,
+            "seconds": round(full, 1), "pipeline_tokens_per_s": round(tokens / full),
+            "raw_encoder_tokens_per_s": round(raw),
+            "pipeline_to_raw": round(tokens / full / raw, 3),
+            "precision": indexer.embedder.precision,
+        }  # fmt: skip
+        result["no_change_rebuild"] = {
+            "seconds": round(nochange, 2),
+            "share_of_full_build": round(nochange / full, 4),
+        }
+
+    haystack = ROOT / "data" / "eval" / "thaigov-5000"
+    cache = ROOT / "data" / "embeddings.sqlite"
+    if haystack.exists() and cache.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp)
+            (data / "embeddings.sqlite").symlink_to(cache)  # vectors of the haystack
+            indexer = open_indexer(data, settings)
+            files = sorted(haystack.glob("*.txt"))
+            docs, _ = load_releases(files[:1100])
+            indexer.add_documents(docs.values())
+            n_passages = indexer.store.counts()[1]
+            new, _ = load_releases([ROOT / "corpus" / "sample" / "2021-10-05_46581.txt"])
+            (doc,) = new.values()
+            p = indexer.prepare(doc)
+            missing = indexer.cache.missing(p.embed_keys)
+            started = time.perf_counter()
+            vecs = indexer.embedder.embed_passages([embed_text(doc, c.text) for c in p.chunks])
+            embed_s = time.perf_counter() - started
+            indexer.cache.put(p.embed_keys, vecs)  # so the add below measures the rest
+            started = time.perf_counter()
+            indexer.add_documents([doc])
+            rest_s = time.perf_counter() - started
+            result["add_one_release"] = {
+                "index_passages": n_passages, "release_passages": len(p.chunks),
+                "was_cached": not missing, "embed_seconds": round(embed_s, 2),
+                "other_seconds": round(rest_s, 2),
+                "index_kind": settings.index.kind_for(n_passages),
+            }  # fmt: skip
+    else:
+        print(f"skipped the 10k-passage part: run benchmarks/thaigov_sample.py ({SHARED})")
+    write_result("indexing", result)
+
+
+if __name__ == "__main__":
+    main()
