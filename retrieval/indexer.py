@@ -26,7 +26,7 @@ from retrieval.embed_cache import EmbeddingCache
 from retrieval.embedder import Embedder
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from retrieval.text import word_tokens
-from retrieval.vector_index import IndexConfig, VectorIndex
+from retrieval.vector_index import IndexConfig, VectorIndex, fsync_dir
 
 # (stage, how many more items are done, total items in the stage)
 ProgressFn = Callable[[str, int, int], None]
@@ -209,7 +209,7 @@ class Indexer:
             raise
         failpoint("after-commit")
         os.replace(pending, self.index_path)
-        _fsync_dir(self.index_path.parent)
+        fsync_dir(self.index_path.parent)
 
     @property
     def pending_path(self) -> Path:
@@ -243,7 +243,7 @@ class Indexer:
             meta = {}
         if meta.get("fingerprint") == self.store.fingerprint():
             os.replace(pending, self.index_path)
-            _fsync_dir(self.index_path.parent)
+            fsync_dir(self.index_path.parent)
             return "installed"
         pending.unlink(missing_ok=True)
         return "discarded"
@@ -396,11 +396,3 @@ class Indexer:
             {"fingerprint": self.store.fingerprint(), "documents": docs, "chunks": chunks,
              "built_at": now, "chunk_sig": self.chunk_sig},
         )  # fmt: skip
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

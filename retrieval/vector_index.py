@@ -182,11 +182,7 @@ class VectorIndex:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            fsync_dir(path.parent)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -236,6 +232,15 @@ class VectorIndex:
         elif self.kind == "ivf":
             index.nprobe = self.config.ivf_nprobe
         return self, meta
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read(path: Path) -> tuple[dict, int]:
