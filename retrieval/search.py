@@ -121,19 +121,11 @@ class Searcher:
         return self._coverage_weight(terms, self.store.term_document_counts(terms))
 
     def _coverage_weight(self, terms: list[str], counts: dict[str, int]) -> float:
-        n_chunks = len(self.index)  # one vector per chunk: no COUNT(*) on the hot path
-        if not terms or n_chunks == 0:
+        if not terms or len(self.index) == 0:  # one vector per chunk: no COUNT(*) here
             return 0.0
-        max_idf = math.log(1 + n_chunks)
-        known = total = 0.0
-        for term in terms:
-            df = counts.get(term, 0)
-            if df == 0:
-                total += max_idf
-            else:
-                idf = math.log(1 + n_chunks / df)
-                known += idf
-                total += idf
+        idf = self.term_weights(terms, counts)
+        total = sum(idf[t] for t in terms)
+        known = sum(idf[t] for t in terms if counts.get(t))
         coverage = known / total if total else 0.0
         return max(0.0, (coverage - 0.7) / 0.3)
 
