@@ -1,4 +1,4 @@
-"""Encoder throughput (tokens/s) on real release passages, per precision.
+"""Encoder throughput (tokens/s) on real release passages, per backend and precision.
 
     python benchmarks/encoder.py                      # CPU, passages of the bundled sample
     python benchmarks/encoder.py --device cuda --texts T.jsonl.xz --model-file F --save DIR
@@ -106,8 +106,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--precisions",
-        default="fp32,bf16",
-        help="fp32, bf16 (product options), onnx-int8 (a measured candidate)",
+        default=None,
+        help="fp32, bf16 (torch), openvino-fp32, openvino-bf16 (product options), onnx-int8 "
+        "(a measured candidate); default: all four product options on a CPU, torch on a GPU",
     )
     parser.add_argument("--texts", type=Path, help="JSONL of passages ({'text': ...})")
     parser.add_argument("--limit", type=int, default=512, help="passages per run")
@@ -130,10 +131,14 @@ def main() -> None:
         config = replace(config, cache_dir=cache)
     all_texts = read_texts(args.texts) if args.texts else sample_passages(args.limit)
     texts = all_texts[: args.limit]
-    precisions = args.precisions.split(",")
-    embedders = {
-        p: Embedder(replace(config, precision=p)).load() for p in precisions if p != "onnx-int8"
-    }
+    on_cpu = args.device == "cpu"
+    precisions = (args.precisions or ("fp32,bf16,openvino-fp32,openvino-bf16" if on_cpu
+                                      else "fp32,bf16")).split(",")  # fmt: skip
+    embedders = {}
+    for p in precisions:
+        if p != "onnx-int8":
+            backend, precision = p.split("-", 1) if "-" in p else ("torch", p)
+            embedders[p] = Embedder(replace(config, backend=backend, precision=precision)).load()
     if "onnx-int8" in precisions:
         embedders["onnx-int8"] = OnnxInt8(next(iter(embedders.values())))
     tokens = sum(embedders[precisions[0]].count_tokens(texts)) + len(texts) * 4  # prompt+specials

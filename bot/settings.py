@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from retrieval.chunking import ChunkingConfig
-from retrieval.embedder import PRECISIONS, EmbedderConfig
+from retrieval.embedder import BACKENDS, PRECISIONS, EmbedderConfig
 from retrieval.search import SearchConfig
 from retrieval.vector_index import INDEX_TYPES, IndexConfig
 
@@ -157,6 +157,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError("search.fusion must be one of weighted, rrf, dense, bm25")
     if embedding.precision not in PRECISIONS:
         raise SettingsError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
+    if embedding.backend not in BACKENDS:
+        raise SettingsError(f"embedding.backend must be one of {', '.join(BACKENDS)}")
     if embedding.device not in ("cpu", "cuda", "auto") and not embedding.device.startswith("cuda:"):
         raise SettingsError("embedding.device must be cpu, cuda, cuda:N or auto")
     if chunking.max_tokens < 16 or chunking.max_tokens > embedding.max_seq_length - 16:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from corpus.models import Chunk, Document
-from retrieval.text import sentence_spans
+from retrieval.text import index_words, sentence_units, word_tokens
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -68,20 +68,30 @@ def _split_long(text: str, start: int, end: int, count: TokenCounter, max_tokens
 def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig) -> list[Chunk]:
     """Sentences packed greedily up to ``max_tokens``, each chunk repeating the last
     ``overlap_sentences`` of the one before. Offsets index into ``doc.text``."""
+    return chunk_document_words(doc, count, config)[0]
+
+
+def chunk_document_words(
+    doc: Document, count: TokenCounter, config: ChunkingConfig
+) -> tuple[list[Chunk], list[list[str]]]:
+    """``chunk_document`` and each chunk's ``word_tokens`` (for BM25), taken from the
+    sentence splitter's own tokens where it has them instead of tokenising again."""
     text = doc.text
-    spans = sentence_spans(text)
-    if not spans:
-        return []
-    sizes = count([text[a:b] for a, b in spans])
-    units: list[tuple[int, int, int]] = []
-    for (a, b), n in zip(spans, sizes, strict=True):
+    sentences = sentence_units(text)
+    if not sentences:
+        return [], []
+    sizes = count([text[a:b] for a, b, _ in sentences])
+    units: list[tuple[int, int, int, list[str] | None]] = []
+    for (a, b, tokens), n in zip(sentences, sizes, strict=True):
         if n <= config.max_tokens:
-            units.append((a, b, n))
+            units.append((a, b, n, tokens))
         else:
             for pa, pb in _split_long(text, a, b, count, config.max_tokens):
-                units.append((pa, pb, count([text[pa:pb]])[0]))
+                units.append((pa, pb, count([text[pa:pb]])[0], None))
+    words = [index_words(t) if t is not None else word_tokens(text[a:b]) for a, b, _, t in units]
 
     chunks: list[Chunk] = []
+    chunk_words: list[list[str]] = []
     i = 0
     while i < len(units):
         j, total = i, 0
@@ -90,7 +100,8 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig) -
             j += 1
         start, end = units[i][0], units[j - 1][1]
         chunks.append(Chunk(None, doc.doc_id, len(chunks), text[start:end], start, end))
+        chunk_words.append([w for unit in words[i:j] for w in unit])
         if j >= len(units):
             break
         i = max(i + 1, j - config.overlap_sentences)
-    return chunks
+    return chunks, chunk_words

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,9 +21,18 @@ from retrieval.model_install import (
 )
 
 Progress = Callable[[int], None]
+log = logging.getLogger(__name__)
+
+# oneDNN keeps a compiled kernel, with its own copy of reordered weights, for every
+# input shape it has seen (up to 1024); in a bot every question and sentence batch
+# has a new length, so that cache grew the process by ~150 MB. 16 holds every shape
+# of one forward pass: bot RSS 1,500 -> 1,351 MB, same query latency and indexing
+# throughput (docs/performance.md, Memory). Read by torch on first use; env wins.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
+BACKENDS = ("auto", "torch", "openvino")
 
 
 def cpu_has_bf16() -> bool:
@@ -44,6 +55,18 @@ def resolve_precision(precision: str, device: str) -> str:
     return "bf16" if cpu_has_bf16() else "fp32"
 
 
+def resolve_backend(backend: str, device: str) -> str:
+    """What runs the model's forward pass: OpenVINO on a CPU where it is installed
+    (2.3x torch fp32 here, docs/performance.md), torch on a GPU or where asked."""
+    if backend not in BACKENDS:
+        raise ValueError(f"embedding.backend must be one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    if device.startswith("cuda"):
+        return "torch"
+    return "openvino" if importlib.util.find_spec("openvino") else "torch"
+
+
 class ModelNotAvailable(Exception):
     """The configured embedding model cannot be loaded (offline, missing path, ...)."""
 
@@ -56,6 +79,7 @@ class EmbedderConfig:
     batch_size: int = 16
     device: str = "cpu"  # cpu, cuda, or auto
     precision: str = "auto"  # auto, fp32, bf16 (auto: bf16 where the processor has it)
+    backend: str = "auto"  # auto, torch, openvino (auto: openvino on a CPU, if installed)
     max_seq_length: int = 512
     cache_dir: str = "~/.cache/prakat"
 
@@ -68,6 +92,7 @@ class Embedder:
         self._model = None
         self.device = "cpu"
         self.precision = "fp32"
+        self.backend = "torch"
 
     @property
     def signature(self) -> str:
@@ -119,8 +144,24 @@ class Embedder:
                 "give a local path in config `embedding.model`, or use the default model"
             ) from exc
         model.max_seq_length = min(self.config.max_seq_length, model.max_seq_length or 512)
+        backend = resolve_backend(self.config.backend, device)
+        if backend == "openvino":
+            if device != "cpu":
+                raise ModelNotAvailable("embedding.backend openvino runs on the CPU only")
+            try:
+                from retrieval import openvino_backend
+
+                openvino_backend.attach(model, precision, self.config.cache_dir, self.signature)
+            except Exception as exc:  # conversion depends on the model; torch still works
+                if self.config.backend == "openvino":
+                    raise ModelNotAvailable(
+                        f"cannot run {self.config.model!r} with OpenVINO "
+                        f"({type(exc).__name__}: {exc}); set embedding.backend: torch"
+                    ) from exc
+                log.warning("OpenVINO failed (%s: %s); using torch", type(exc).__name__, exc)
+                backend = "torch"
         self._model = model
-        self.device, self.precision = device, precision
+        self.device, self.precision, self.backend = device, precision, backend
         return self
 
     @property
@@ -155,7 +196,7 @@ class Embedder:
         """bf16 autocast: matrix products in bfloat16, norms and pooling in fp32. Its vectors
         agree with fp32 ones to cosine >= 0.9999 (benchmarks/encoder.py), so both share the
         embedding cache and one index."""
-        if self.precision != "bf16":
+        if self.precision != "bf16" or self.backend != "torch":  # OpenVINO: set at compile
             return contextlib.nullcontext()
         import torch
 

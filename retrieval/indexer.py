@@ -21,7 +21,7 @@ import numpy as np
 from corpus.failpoints import failpoint
 from corpus.models import Chunk, Document, StoreLocked
 from corpus.store import Store, document_hash
-from retrieval.chunking import ChunkingConfig, chunk_document, chunk_header
+from retrieval.chunking import ChunkingConfig, chunk_document_words, chunk_header
 from retrieval.embed_cache import EmbeddingCache
 from retrieval.embedder import Embedder
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
@@ -100,10 +100,10 @@ class Indexer:
         return self.store.document_state(doc.doc_id) != (document_hash(doc), self.chunk_sig)
 
     def prepare(self, doc: Document) -> PreparedDocument:
-        chunks = chunk_document(doc, self.embedder.count_tokens, self.chunking)
+        chunks, words = chunk_document_words(doc, self.embedder.count_tokens, self.chunking)
         texts = [embed_text(doc, c.text) for c in chunks]
         title_tokens = " ".join(word_tokens(doc.title))
-        tokens = [f"{title_tokens} {' '.join(word_tokens(c.text))}" for c in chunks]
+        tokens = [f"{title_tokens} {' '.join(w)}" for w in words]
         keys = [self.embedder.embed_key(t) for t in texts]
         return PreparedDocument(doc, chunks, texts, keys, tokens)
 

@@ -53,58 +53,106 @@ def _windows(paragraph: str, size: int) -> list[str]:
     return [*out, paragraph] if paragraph else out
 
 
-def split_segments(paragraph: str) -> list[str]:
-    """Raw sentence segments of one paragraph: crfcut for Thai, punctuation for English."""
+Words = list[str] | None  # the newmm tokens a segment was cut from, where known
+
+
+def _crf_segments(piece: str) -> list[tuple[str, Words]]:
+    """crfcut.segment's sentences, each with the newmm tokens crfcut cut it from: one
+    tokenisation then serves the sentence split and the BM25 words (newmm was 40% of
+    indexing's CPU time outside the model, done twice). Falls back to crfcut.segment
+    where pythainlp's internals differ (tests/test_chunking.py checks they agree)."""
+    crfcut = _crfcut()
+    features, tagger = getattr(crfcut, "_extract_features", None), getattr(crfcut, "_tagger", None)
+    if features is None or tagger is None:
+        return [(seg, None) for seg in crfcut.segment(piece)]
+    toks = _newmm()(piece)  # crfcut's own call: newmm, spaces kept
+    if not toks:
+        return []
+    labels = tagger.tag(features(toks))
+    labels[-1] = "E"  # the rules below are crfcut.segment's
+    for i, tok in enumerate(toks):
+        if tok.strip().endswith(("!", ".", "?")):
+            labels[i] = "E"
+        elif (i == 0 or labels[i - 1] == "E") and tok.strip() == "":
+            labels[i] = "I"
+    out: list[tuple[str, Words]] = []
+    words: list[str] = []
+    for tok, label in zip(toks, labels, strict=True):
+        words.append(tok)
+        if label == "E" and "".join(words):
+            out.append(("".join(words), words))
+            words = []
+    return out
+
+
+def _segments(paragraph: str) -> list[tuple[str, Words]]:
     if not paragraph.strip():
         return []
     if is_thai(paragraph):
-        crfcut = _crfcut()
-        return [seg for piece in _windows(paragraph, _CRF_WINDOW) for seg in crfcut.segment(piece)]
+        return [seg for piece in _windows(paragraph, _CRF_WINDOW) for seg in _crf_segments(piece)]
     cuts = [m.end() for m in _EN_SENTENCE_END.finditer(paragraph)]
     # keep the spaces with the segments, so that segments concatenate to the paragraph
-    return [paragraph[a:b] for a, b in zip([0, *cuts], [*cuts, len(paragraph)], strict=True)]
+    bounds = zip([0, *cuts], [*cuts, len(paragraph)], strict=True)
+    return [(paragraph[a:b], None) for a, b in bounds]
+
+
+def split_segments(paragraph: str) -> list[str]:
+    """Raw sentence segments of one paragraph: crfcut for Thai, punctuation for English."""
+    return [seg for seg, _ in _segments(paragraph)]
+
+
+def _repair(segments: list[tuple[str, Words]]) -> list[tuple[str, Words]]:
+    out: list[tuple[str, Words]] = []
+    carry, carry_words = "", []
+    for seg, words in segments:
+        seg = carry + seg
+        words = None if words is None or carry_words is None else carry_words + words
+        carry, carry_words = "", []
+        if not seg.strip():
+            continue
+        if _ABBREV_END.search(seg.strip()) or len(seg.strip()) < 4:
+            carry, carry_words = seg, words
+            continue
+        out.append((seg, words))
+    if carry.strip():
+        if out:
+            last, last_words = out[-1]
+            joined = None if last_words is None or carry_words is None else last_words + carry_words
+            out[-1] = (last + carry, joined)
+        else:
+            out.append((carry, carry_words))
+    return out
 
 
 def repair_segments(segments: list[str]) -> list[str]:
     """Merge segments cut after an abbreviation or too short to stand alone."""
-    out: list[str] = []
-    carry = ""
-    for seg in segments:
-        seg = carry + seg
-        carry = ""
-        stripped = seg.strip()
-        if not stripped:
-            continue
-        if _ABBREV_END.search(stripped) or len(stripped) < 4:
-            carry = seg
-            continue
-        out.append(seg)
-    if carry.strip():
-        if out:
-            out[-1] += carry
-        else:
-            out.append(carry)
-    return out
+    return [seg for seg, _ in _repair([(s, None) for s in segments])]
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` character spans of the sentences of ``text``, in order."""
-    spans: list[tuple[int, int]] = []
+def sentence_units(text: str) -> list[tuple[int, int, Words]]:
+    """``(start, end, tokens)`` of the sentences of ``text``: tokens are the raw newmm
+    tokens of the sentence where the splitter made them (Thai), else None."""
+    units: list[tuple[int, int, Words]] = []
     pos = 0
     for paragraph in text.split("\n"):
         base = pos
         pos += len(paragraph) + 1
         cursor = 0
-        for seg in repair_segments(split_segments(paragraph)):
+        for seg, words in _repair(_segments(paragraph)):
             core = seg.strip()
             at = paragraph.find(core, cursor)
             if at < 0:  # the splitter changed the text; fall back to the running cursor
-                at = cursor
+                at, words = cursor, None
             end = min(at + len(core), len(paragraph))
             if end > at:
-                spans.append((base + at, base + end))
+                units.append((base + at, base + end, words))
             cursor = end
-    return spans
+    return units
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character spans of the sentences of ``text``, in order."""
+    return [(a, b) for a, b, _ in sentence_units(text)]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -122,3 +170,13 @@ def word_tokens(text: str) -> list[str]:
     """Lower-cased word tokens (pythainlp newmm), punctuation and spaces dropped."""
     text = normalise_query(text).lower()
     return [t for t in _newmm()(text, engine="newmm", keep_whitespace=False) if _WORD.search(t)]
+
+
+def index_words(tokens: list[str]) -> list[str]:
+    """``word_tokens`` of a text, from newmm tokens already cut from it."""
+    out = []
+    for tok in tokens:
+        word = normalise_query(tok).lower()
+        if _WORD.search(word):
+            out.append(word)
+    return out

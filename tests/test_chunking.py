@@ -77,3 +77,35 @@ def test_normalise_and_word_tokens():
         "ที่",
         "6",
     ]
+
+
+def test_crfcut_with_its_tokens_splits_as_crfcut_segment_does(monkeypatch):
+    """The sentence splitter keeps crfcut's own tokens (to reuse them as BM25 words);
+    its sentences must be crfcut.segment's, on real releases and an abbreviation case."""
+    import retrieval.text as text_mod
+
+    docs = [parse_release(sample_file(n).read_text(encoding="utf-8")) for n in ("46681", "46581")]
+    texts = [d.text for d in docs] + ["พ.ศ. 2564 ครม. อนุมัติ! ประชาชนได้รับเงิน 5,000 บาท ทุกคน"]
+    with_tokens = [sentence_spans(t) for t in texts]
+    crfcut = text_mod._crfcut()
+
+    class PublicOnly:  # what _crf_segments falls back to without pythainlp's internals
+        segment = staticmethod(crfcut.segment)
+
+    monkeypatch.setattr(text_mod, "_crfcut", lambda: PublicOnly)
+    assert [sentence_spans(t) for t in texts] == with_tokens
+    assert all(len(spans) > 1 for spans in with_tokens)
+
+
+def test_chunk_words_are_the_word_tokens_of_each_chunk():
+    from retrieval.chunking import chunk_document_words
+
+    doc = parse_release(sample_file("46681").read_text(encoding="utf-8"))
+    doc = Document(doc.doc_id, doc.title, doc.date, doc.url, doc.lang, doc.text + "\n" + "ก" * 400)
+    count = lambda ts: [len(t) // 4 + 1 for t in ts]  # noqa: E731  (forces a cut sentence)
+    chunks, chunk_words = chunk_document_words(doc, count, ChunkingConfig(max_tokens=60))
+    assert chunks == chunk_document(doc, count, ChunkingConfig(max_tokens=60))
+    assert len(chunk_words) == len(chunks) > 3
+    same = sum(w == word_tokens(c.text) for c, w in zip(chunks, chunk_words, strict=True))
+    assert same >= len(chunks) - 1  # newmm may cut a date like /2564 differently in context
+    assert all(w for w in chunk_words)

