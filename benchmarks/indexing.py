@@ -61,7 +61,7 @@ def main() -> None:
             "seconds": round(full, 1), "pipeline_tokens_per_s": round(tokens / full),
             "raw_encoder_tokens_per_s": round(raw),
             "pipeline_to_raw": round(tokens / full / raw, 3),
-            "precision": indexer.embedder.precision,
+            "precision": indexer.embedder.precision, "backend": indexer.embedder.backend,
         }  # fmt: skip
         result["no_change_rebuild"] = {
             "seconds": round(nochange, 2),

@@ -133,7 +133,10 @@ def serve(size: int, kind: str, exact: list[list[int]]) -> dict:
     index_bytes = path.stat().st_size
     path.unlink()
     embedder.load()
-    searcher = Searcher(store, embedder, index, replace(settings.search, min_score=0.0))
+    # pinned, as the bot's searcher is (its own connection; term counts kept until a swap)
+    searcher = Searcher(
+        store, embedder, index, replace(settings.search, min_score=0.0), pinned=True
+    )
     qs = questions(store)
     searcher.search(qs[0])  # warm-up
     total, passages_ms, embed_ms, faiss_ms, recalls = [], [], [], [], []

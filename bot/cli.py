@@ -69,6 +69,8 @@ class Progress:
             bar = self.bars[stage] = tqdm(
                 total=total, desc=self.LABELS.get(stage, stage), unit=unit, leave=False
             )
+        if total > bar.total:  # some totals grow as the work is discovered
+            bar.total = total
         bar.update(advance)
 
     def close(self) -> None:

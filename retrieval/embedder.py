@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,8 @@ class Embedder:
         self.device = "cpu"
         self.precision = "fp32"
         self.backend = "torch"
+        self._count_tokenizer = None
+        self._counter_lock = threading.Lock()
 
     @property
     def signature(self) -> str:
@@ -183,8 +186,30 @@ class Embedder:
         """Model tokens of each text, without prompt and special tokens."""
         if not texts:
             return []
-        enc = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        return [len(ids) for ids in enc]
+        counter = self._counter()
+        if counter is None:  # a slow (Python) tokenizer: no separate copy to count with
+            enc = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+            return [len(ids) for ids in enc]
+        return [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    def _counter(self):
+        """A copy of the model's Rust tokenizer for counting only. Counting through the
+        model's own tokenizer switches its truncation off and encoding switches it back
+        on; done from two threads at once (chunking beside embedding, an admin's upload
+        beside questions) that is a data race the tokenizers library reports as
+        "Already borrowed"."""
+        with self._counter_lock:
+            if self._count_tokenizer is None:
+                backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
+                if backend is None:
+                    return None
+                from tokenizers import Tokenizer
+
+                counter = Tokenizer.from_str(backend.to_str())
+                counter.no_truncation()
+                counter.no_padding()
+                self._count_tokenizer = counter
+            return self._count_tokenizer
 
     def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         return self._encode(texts, self.config.passage_prompt, progress)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -108,13 +109,20 @@ class Indexer:
         return PreparedDocument(doc, chunks, texts, keys, tokens)
 
     def _embed_missing(
-        self, keys: Sequence[str], texts: Sequence[str], progress: ProgressFn
+        self,
+        keys: Sequence[str],
+        texts: Sequence[str],
+        progress: ProgressFn,
+        total: Callable[[int], int] | None = None,
     ) -> tuple[int, int, float]:
-        """Embed the texts whose keys the cache lacks; returns (count, tokens, seconds)."""
+        """Embed the texts whose keys the cache lacks; returns (count, tokens, seconds).
+        ``total`` turns this call's count into the progress bar's total (for callers
+        that embed in several calls)."""
         by_key = dict(zip(keys, texts, strict=True))
         todo = self.cache.missing(keys)
         if not todo:
             return 0, 0, 0.0
+        bar_total = total(len(todo)) if total else len(todo)
         todo_texts = [by_key[k] for k in todo]
         tokens = sum(self.embedder.count_tokens(todo_texts))
         started = time.perf_counter()
@@ -122,7 +130,7 @@ class Indexer:
         for i in range(0, len(todo), step):  # commit as we go: an interruption loses little
             part = todo[i : i + step]
             vecs = self.embedder.embed_passages(
-                todo_texts[i : i + step], progress=lambda n: progress("embed", n, len(todo))
+                todo_texts[i : i + step], progress=lambda n: progress("embed", n, bar_total)
             )
             self.cache.put(part, vecs)
             failpoint("embed")
@@ -147,19 +155,17 @@ class Indexer:
 
     def _add_batch(self, docs: list[Document], total: int, progress: ProgressFn) -> list[AddResult]:
         results: list[AddResult] = []
-        pending: list[PreparedDocument] = []
+        work = []
         for doc in docs:
             if self.needs_work(doc):
-                pending.append(self.prepare(doc))
+                work.append(doc)
             else:
                 n = len(self.store.chunks_of(doc.doc_id))
                 results.append(AddResult(doc.doc_id, doc.title, doc.date, "unchanged", n))
-            progress("chunk", 1, total)
+                progress("chunk", 1, total)
+        pending = self._prepare_and_embed(work, total, progress)
         if not pending:
             return results
-        keys = [k for p in pending for k in p.embed_keys]
-        texts = [t for p in pending for t in p.embed_texts]
-        self._embed_missing(keys, texts, progress)  # the cache commits as it goes
         with self._commit(progress) as index:
             for p in pending:
                 put = self.store.put_document(
@@ -174,6 +180,39 @@ class Indexer:
                     AddResult(p.doc.doc_id, p.doc.title, p.doc.date, put.status, len(put.chunks))
                 )
         return results
+
+    def _prepare_and_embed(
+        self, docs: list[Document], total: int, progress: ProgressFn
+    ) -> list[PreparedDocument]:
+        """Chunk ``docs`` in a worker thread while the model embeds the passages chunked
+        so far (the cache commits them as it goes). Chunking is single-threaded Python
+        (crfcut, newmm); the model's kernels release the GIL, so the two overlap."""
+        prepared: list[PreparedDocument] = []
+        keys: list[str] = []
+        texts: list[str] = []
+        queued = 0
+
+        def grow(n: int) -> int:  # the embedding bar's total grows as chunking goes on
+            nonlocal queued
+            queued += n
+            return queued
+
+        step = max(self.embedder.config.batch_size * 8, 8)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="prakat-chunk")
+        try:
+            for future in [pool.submit(self.prepare, doc) for doc in docs]:
+                p = future.result()
+                prepared.append(p)
+                progress("chunk", 1, total)
+                keys += p.embed_keys
+                texts += p.embed_texts
+                if len(keys) >= step:
+                    self._embed_missing(keys, texts, progress, grow)
+                    keys, texts = [], []
+            self._embed_missing(keys, texts, progress, grow)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return prepared
 
     def remove_document(self, doc_id: str) -> int:
         """Remove a document and its vectors; returns how many chunks went."""

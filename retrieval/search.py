@@ -86,6 +86,7 @@ class Searcher:
         self.index = index
         self.config = config or SearchConfig()
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._term_counts: dict[str, int] = {}  # pinned only: valid until the next swap
         self._lock = threading.Lock()
         # searches in flight, and whether a swap waits for them to end
         self._gate = threading.Condition()
@@ -102,6 +103,8 @@ class Searcher:
                 self.index = index
                 if self.pinned:
                     self.store.pin_snapshot()
+                    with self._lock:
+                        self._term_counts.clear()
             finally:
                 self._swapping = False
                 self._gate.notify_all()
@@ -118,7 +121,25 @@ class Searcher:
         """
         if not terms:
             return 0.0
-        return self._coverage_weight(terms, self.store.term_document_counts(terms))
+        return self._coverage_weight(terms, self.term_counts(terms))
+
+    def term_counts(self, terms: list[str]) -> dict[str, int]:
+        """Passages holding each term. FTS5 counts a term by walking its posting list
+        (0.5 ms for a common word at 49k passages), so a pinned searcher, whose
+        snapshot only moves on ``swap_index``, remembers the counts until then."""
+        if not self.pinned:
+            return self.store.term_document_counts(terms)
+        with self._lock:
+            known = {t: self._term_counts[t] for t in terms if t in self._term_counts}
+        todo = [t for t in dict.fromkeys(terms) if t not in known]
+        if todo:
+            fresh = self.store.term_document_counts(todo)
+            with self._lock:
+                if len(self._term_counts) > 200_000:
+                    self._term_counts.clear()
+                self._term_counts.update(fresh)
+            known.update(fresh)
+        return known
 
     def _coverage_weight(self, terms: list[str], counts: dict[str, int]) -> float:
         if not terms or len(self.index) == 0:  # one vector per chunk: no COUNT(*) here
@@ -143,7 +164,7 @@ class Searcher:
         """IDF of each distinct query term over the indexed passages (unknown: rarest)."""
         n_chunks = max(1, len(self.index))
         if counts is None:
-            counts = self.store.term_document_counts(terms)
+            counts = self.term_counts(terms)
         return {t: math.log(1 + n_chunks / counts[t]) if counts.get(t) else math.log(1 + n_chunks)
                 for t in dict.fromkeys(terms)}  # fmt: skip
 
@@ -168,7 +189,7 @@ class Searcher:
         dense = index.search(qvec, max(self.config.dense_k, k))
         terms = [t for t in word_tokens(query) if t not in _EN_STOP]
         fusion = self.config.fusion
-        counts = self.store.term_document_counts(terms) if terms else {}
+        counts = self.term_counts(terms) if terms else {}
         coverage_weight = self._coverage_weight(terms, counts)
         lexical = []
         if (terms and fusion in ("rrf", "bm25")) or (fusion == "weighted" and coverage_weight > 0):

@@ -131,3 +131,33 @@ def test_openvino_backend_agrees_with_torch_and_converts_once(embedder, model_ca
     assert again.backend == "openvino"
     assert (folder / "model.xml").stat().st_mtime_ns == made
     np.testing.assert_allclose(again.embed_passages(passages[:4]), ours[:4], atol=1e-5)
+
+
+def test_openvino_copy_is_made_again_when_the_model_files_change(tmp_path):
+    from retrieval.openvino_backend import ir_dir
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    first = ir_dir(tmp_path, "some/model|passage: |512", str(model))
+    assert ir_dir(tmp_path, "some/model|passage: |512", str(model)) == first
+    assert ir_dir(tmp_path, "other/model|passage: |512", str(model)) != first
+    (model / "model.safetensors").write_bytes(b"new weights")
+    assert ir_dir(tmp_path, "some/model|passage: |512", str(model)) != first
+
+
+def test_counting_tokens_beside_embedding_in_another_thread(embedder):
+    """Chunking (token counts) runs beside embedding: neither may disturb the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    passages = fixed_passages()
+    expected = embedder.count_tokens(passages)
+    vectors = embedder.embed_passages(passages[:8])
+    with ThreadPoolExecutor(2) as pool:
+        counts = pool.submit(lambda: [embedder.count_tokens(passages) for _ in range(30)])
+        embedded = pool.submit(lambda: [embedder.embed_passages(passages[:8]) for _ in range(4)])
+        assert all(c == expected for c in counts.result())
+        for v in embedded.result():
+            np.testing.assert_allclose(v, vectors, atol=2e-3)
+    long_text = "ประชุม " * 2000  # longer than the model's 512: counted in full, not cut
+    assert embedder.count_tokens([long_text])[0] > 1000

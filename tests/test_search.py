@@ -48,3 +48,28 @@ def test_lexical_weight_trusts_bm25_for_thai_not_for_english_over_thai(searcher)
 def test_empty_question_has_no_answer(searcher):
     answer = searcher.search("   ", k=5)
     assert not answer.found and answer.sentence is None
+
+
+def test_pinned_searcher_remembers_term_counts_until_the_index_is_swapped(
+    runtime_factory, amcc_dir
+):
+    from corpus.models import Document
+    from retrieval.search import Searcher
+
+    rt = runtime_factory()
+    rt.indexer.add_documents([load_path(p) for p in iter_release_paths([amcc_dir])])
+    index, _ = rt.load_index()
+    pinned = Searcher(rt.read_store, rt.embedder, index, pinned=True)
+    before = pinned.term_counts(["อาเซียน", "zyxwvut"])
+    assert before["อาเซียน"] > 0 and before["zyxwvut"] == 0
+
+    extra = Document("9001", "zyxwvut อาเซียน", "2021-10-07", None, "th", "zyxwvut อาเซียน ประชุม")
+    rt.indexer.add_documents([extra])
+    assert pinned.term_counts(["อาเซียน", "zyxwvut"]) == before  # same snapshot, same counts
+    assert rt.searcher.term_counts(["zyxwvut"]) == {"zyxwvut": 1}  # unpinned: reads now
+
+    new_index, _ = rt.load_index()
+    pinned.swap_index(new_index)
+    after = pinned.term_counts(["อาเซียน", "zyxwvut"])
+    assert after == {"อาเซียน": before["อาเซียน"] + 1, "zyxwvut": 1}
+    assert pinned.search("zyxwvut อาเซียน").hits[0].document.doc_id == "9001"
