@@ -163,7 +163,7 @@ class Indexer:
                 n = len(self.store.chunks_of(doc.doc_id))
                 results.append(AddResult(doc.doc_id, doc.title, doc.date, "unchanged", n))
                 progress("chunk", 1, total)
-        pending = self._prepare_and_embed(work, total, progress)
+        pending, _ = self._prepare_and_embed(work, total, progress)
         if not pending:
             return results
         with self._commit(progress) as index:
@@ -183,7 +183,7 @@ class Indexer:
 
     def _prepare_and_embed(
         self, docs: list[Document], total: int, progress: ProgressFn
-    ) -> list[PreparedDocument]:
+    ) -> tuple[list[PreparedDocument], tuple[int, int, float]]:
         """Chunk ``docs`` in a worker thread while the model embeds the passages chunked
         so far (the cache commits them as it goes). Chunking is single-threaded Python
         (crfcut, newmm); the model's kernels release the GIL, so the two overlap."""
@@ -197,6 +197,14 @@ class Indexer:
             queued += n
             return queued
 
+        stats = [0, 0, 0.0]  # passages embedded, their tokens, seconds of embedding
+
+        def embed() -> None:
+            for i, value in enumerate(self._embed_missing(keys, texts, progress, grow)):
+                stats[i] += value
+            keys.clear()
+            texts.clear()
+
         step = max(self.embedder.config.batch_size * 8, 8)
         pool = ThreadPoolExecutor(1, thread_name_prefix="prakat-chunk")
         try:
@@ -207,12 +215,11 @@ class Indexer:
                 keys += p.embed_keys
                 texts += p.embed_texts
                 if len(keys) >= step:
-                    self._embed_missing(keys, texts, progress, grow)
-                    keys, texts = [], []
-            self._embed_missing(keys, texts, progress, grow)
+                    embed()
+            embed()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        return prepared
+        return prepared, (stats[0], stats[1], stats[2])
 
     def remove_document(self, doc_id: str) -> int:
         """Remove a document and its vectors; returns how many chunks went."""
@@ -364,15 +371,22 @@ class Indexer:
         stale = [
             d for d in doc_ids if (self.store.document_state(d) or ("", ""))[1] != self.chunk_sig
         ]
-        prepared = []
-        for doc_id in stale:
-            prepared.append(self.prepare(self.store.get_document(doc_id)))
-            progress("chunk", 1, len(stale))
-        stages["chunk"] = time.perf_counter() - t
+        docs = [self.store.get_document(doc_id) for doc_id in stale]
+        # re-chunked passages are embedded as chunking goes; then any stored passage
+        # whose vector the cache lacks (a deleted or foreign cache)
+        prepared, (embedded, tokens, embed_seconds) = self._prepare_and_embed(
+            docs, len(stale), progress
+        )
+        stages["chunk+embed"] = time.perf_counter() - t
 
         t = time.perf_counter()
         keys, texts = self._all_embed_inputs(prepared)
-        embedded, tokens, embed_seconds = self._embed_missing(keys, texts, progress)
+        more, more_tokens, more_seconds = self._embed_missing(keys, texts, progress)
+        embedded, tokens, embed_seconds = (
+            embedded + more,
+            tokens + more_tokens,
+            embed_seconds + more_seconds,
+        )
         stages["embed"] = time.perf_counter() - t
 
         t = time.perf_counter()
