@@ -153,9 +153,11 @@ class Searcher:
     def _selective(self, terms: list[str], counts: dict[str, int]) -> list[str]:
         """The terms worth a BM25 lookup: those in at most ``common_share`` of the
         passages (a word like การ or ที่ matches most of them, costs the most and
-        moves the ranking least), or the three rarest if every term is that common."""
+        moves the ranking least), or the three rarest if every term is that common.
+        Numbers are always kept, however common: "6" in "AMCC ครั้งที่ 6" is what tells
+        the 6th meeting's release from the 5th's and 7th's."""
         limit = self.config.common_share * len(self.index)
-        keep = [t for t in terms if counts.get(t, 0) <= limit]
+        keep = [t for t in terms if counts.get(t, 0) <= limit or any(c.isdigit() for c in t)]
         return keep or sorted(dict.fromkeys(terms), key=lambda t: counts.get(t, 0))[:3]
 
     def term_weights(

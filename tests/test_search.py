@@ -73,3 +73,13 @@ def test_pinned_searcher_remembers_term_counts_until_the_index_is_swapped(
     after = pinned.term_counts(["อาเซียน", "zyxwvut"])
     assert after == {"อาเซียน": before["อาเซียน"] + 1, "zyxwvut": 1}
     assert pinned.search("zyxwvut อาเซียน").hits[0].document.doc_id == "9001"
+
+
+def test_common_words_are_skipped_by_bm25_but_numbers_are_kept(searcher):
+    """On the bundled sample "ครั้งที่" and "6" are each in more than 5% of passages;
+    skipping "6" too made the Thai AMCC question answer from the 5th meeting's release."""
+    n = len(searcher.index)
+    counts = {"ใคร": 1, "ครั้งที่": n, "6": n, "การประชุม": n, "amcc": 1}
+    kept = searcher._selective(["ใคร", "ครั้งที่", "6", "การประชุม", "amcc"], counts)
+    assert kept == ["ใคร", "6", "amcc"]
+    assert searcher._selective(["ครั้งที่", "การประชุม"], counts) == ["ครั้งที่", "การประชุม"]
