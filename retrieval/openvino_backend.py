@@ -4,7 +4,7 @@ sentence-transformers still tokenises, adds prompts, batches, pools and normalis
 only the model's forward pass (the Hugging Face module inside its ``Transformer``
 module) is replaced by the same network compiled by OpenVINO. Measured on this 2-core
 CPU (docs/performance.md): 2.3x the fp32 torch throughput in bf16, one question in
-~5 ms instead of ~20, vectors within cosine 0.9999 of fp32 torch, so they share the
+5-14 ms instead of 15-20, vectors within cosine 0.9999 of fp32 torch, so they share the
 embedding cache and the index with torch-made ones.
 
 The network is converted once per model and OpenVINO version and kept as an IR file
