@@ -108,6 +108,11 @@ class Indexer:
         keys = [self.embedder.embed_key(t) for t in texts]
         return PreparedDocument(doc, chunks, texts, keys, tokens)
 
+    @property
+    def _embed_step(self) -> int:
+        """Passages embedded between cache commits (an interruption loses at most these)."""
+        return max(self.embedder.config.batch_size * 8, 8)
+
     def _embed_missing(
         self,
         keys: Sequence[str],
@@ -126,7 +131,7 @@ class Indexer:
         todo_texts = [by_key[k] for k in todo]
         tokens = sum(self.embedder.count_tokens(todo_texts))
         started = time.perf_counter()
-        step = max(self.embedder.config.batch_size * 8, 8)
+        step = self._embed_step
         for i in range(0, len(todo), step):  # commit as we go: an interruption loses little
             part = todo[i : i + step]
             vecs = self.embedder.embed_passages(
@@ -205,7 +210,6 @@ class Indexer:
             keys.clear()
             texts.clear()
 
-        step = max(self.embedder.config.batch_size * 8, 8)
         pool = ThreadPoolExecutor(1, thread_name_prefix="prakat-chunk")
         try:
             for future in [pool.submit(self.prepare, doc) for doc in docs]:
@@ -214,7 +218,7 @@ class Indexer:
                 progress("chunk", 1, total)
                 keys += p.embed_keys
                 texts += p.embed_texts
-                if len(keys) >= step:
+                if len(keys) >= self._embed_step:
                     embed()
             embed()
         finally:
@@ -380,7 +384,7 @@ class Indexer:
         stages["chunk+embed"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        keys, texts = self._all_embed_inputs(prepared)
+        keys, texts = self._stored_missing_inputs({p.doc.doc_id for p in prepared})
         more, more_tokens, more_seconds = self._embed_missing(keys, texts, progress)
         embedded, tokens, embed_seconds = (
             embedded + more,
@@ -406,20 +410,22 @@ class Indexer:
             stages=stages,
         )
 
-    def _all_embed_inputs(self, prepared: list[PreparedDocument]) -> tuple[list[str], list[str]]:
-        """Keys and texts of every chunk the index will hold (re-chunked ones as prepared)."""
-        fresh = {p.doc.doc_id for p in prepared}
-        keys = [k for p in prepared for k in p.embed_keys]
-        texts = [t for p in prepared for t in p.embed_texts]
-        stored_keys = [(cid, key) for cid, key in self.store.all_chunk_keys()]
+    def _stored_missing_inputs(self, rechunked: set[str]) -> tuple[list[str], list[str]]:
+        """Keys and texts of the stored passages whose vectors the cache lacks (a deleted
+        or foreign cache), outside the documents in ``rechunked`` (their old rows are
+        about to be replaced; their new passages were embedded while chunking)."""
+        stored_keys = self.store.all_chunk_keys()
         missing = set(self.cache.missing(k for _, k in stored_keys))
+        keys: list[str] = []
+        texts: list[str] = []
         if missing:  # only then do we need the texts of stored chunks
             rows = [cid for cid, key in stored_keys if key in missing]
             for chunk, doc in self.store.get_chunks(rows).values():
-                if doc.doc_id in fresh:
+                if doc.doc_id in rechunked:
                     continue
-                keys.append(self.embedder.embed_key(embed_text(doc, chunk.text)))
-                texts.append(embed_text(doc, chunk.text))
+                text = embed_text(doc, chunk.text)
+                keys.append(self.embedder.embed_key(text))
+                texts.append(text)
         return keys, texts
 
     def build_index(self, progress: ProgressFn = _no_progress) -> int:

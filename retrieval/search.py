@@ -125,7 +125,7 @@ class Searcher:
 
     def term_counts(self, terms: list[str]) -> dict[str, int]:
         """Passages holding each term. FTS5 counts a term by walking its posting list
-        (0.5 ms for a common word at 49k passages), so a pinned searcher, whose
+        (slow for common words), so a pinned searcher, whose
         snapshot only moves on ``swap_index``, remembers the counts until then."""
         if not self.pinned:
             return self.store.term_document_counts(terms)

@@ -58,8 +58,8 @@ Words = list[str] | None  # the newmm tokens a segment was cut from, where known
 
 def _crf_segments(piece: str) -> list[tuple[str, Words]]:
     """crfcut.segment's sentences, each with the newmm tokens crfcut cut it from: one
-    tokenisation then serves the sentence split and the BM25 words (newmm was 40% of
-    indexing's CPU time outside the model, done twice). Falls back to crfcut.segment
+    tokenisation then serves the sentence split and the BM25 words (newmm used to run
+    twice; docs/performance.md, Indexing). Falls back to crfcut.segment
     where pythainlp's internals differ (tests/test_chunking.py checks they agree)."""
     crfcut = _crfcut()
     features, tagger = getattr(crfcut, "_extract_features", None), getattr(crfcut, "_tagger", None)
@@ -101,12 +101,16 @@ def split_segments(paragraph: str) -> list[str]:
     return [seg for seg, _ in _segments(paragraph)]
 
 
+def _join(a: Words, b: Words) -> Words:
+    return None if a is None or b is None else a + b
+
+
 def _repair(segments: list[tuple[str, Words]]) -> list[tuple[str, Words]]:
     out: list[tuple[str, Words]] = []
     carry, carry_words = "", []
     for seg, words in segments:
         seg = carry + seg
-        words = None if words is None or carry_words is None else carry_words + words
+        words = _join(carry_words, words)
         carry, carry_words = "", []
         if not seg.strip():
             continue
@@ -117,8 +121,7 @@ def _repair(segments: list[tuple[str, Words]]) -> list[tuple[str, Words]]:
     if carry.strip():
         if out:
             last, last_words = out[-1]
-            joined = None if last_words is None or carry_words is None else last_words + carry_words
-            out[-1] = (last + carry, joined)
+            out[-1] = (last + carry, _join(last_words, carry_words))
         else:
             out.append((carry, carry_words))
     return out

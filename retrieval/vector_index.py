@@ -205,7 +205,6 @@ class VectorIndex:
                 f"the index was built with model {meta.get('model')!r}, but the configured "
                 f"model is {model!r}; run `prakat index rebuild`"
             )
-        damaged = IndexCorrupt(f"the index file {path} is damaged; run `prakat index rebuild`")
         # Check the whole file first (FAISS trusts sizes it reads), then stream it into
         # FAISS: no second copy of a large index in memory, even for a moment.
         digest = hashlib.sha256()
@@ -214,13 +213,13 @@ class VectorIndex:
             for block in iter(lambda: f.read(1 << 24), b""):
                 digest.update(block)
         if digest.hexdigest() != meta.get("sha256"):
-            raise damaged
+            raise _damaged(path)
         try:
             with open(path, "rb") as f:
                 f.seek(offset)
                 index = faiss.read_index(faiss.PyCallbackIOReader(f.read, 1 << 24))
         except RuntimeError:
-            raise damaged from None
+            raise _damaged(path) from None
         self = cls.__new__(cls)
         self.dim = int(meta["dim"])
         self.model = meta["model"]
@@ -243,6 +242,10 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _damaged(path: Path) -> IndexCorrupt:
+    return IndexCorrupt(f"the index file {path} is damaged; run `prakat index rebuild`")
+
+
 def _read(path: Path) -> tuple[dict, int]:
     """The manifest, and the offset where the FAISS bytes start."""
     if not path.exists():
@@ -253,11 +256,9 @@ def _read(path: Path) -> tuple[dict, int]:
                 raise IndexCorrupt(f"{path} is not a prakat index; run `prakat index rebuild`")
             (n,) = struct.unpack("<Q", f.read(8))
             if n > 64 * 1024 * 1024:
-                raise IndexCorrupt(f"the index file {path} is damaged; run `prakat index rebuild`")
+                raise _damaged(path)
             meta = json.loads(f.read(n).decode())
             offset = f.tell()
     except (struct.error, UnicodeDecodeError, json.JSONDecodeError):
-        raise IndexCorrupt(
-            f"the index file {path} is damaged; run `prakat index rebuild`"
-        ) from None
+        raise _damaged(path) from None
     return meta, offset
