@@ -107,8 +107,9 @@ def main() -> None:
     parser.add_argument(
         "--precisions",
         default=None,
-        help="fp32, bf16 (torch), openvino-fp32, openvino-bf16 (product options), onnx-int8 "
-        "(a measured candidate); default: all four product options on a CPU, torch on a GPU",
+        help="fp32, bf16 (torch), openvino-fp32, openvino-bf16, openvino-int8 (product options), "
+        "onnx-int8 (a measured candidate); default: all five product options on a CPU, torch "
+        "on a GPU",
     )
     parser.add_argument("--texts", type=Path, help="JSONL of passages ({'text': ...})")
     parser.add_argument("--limit", type=int, default=512, help="passages per run")
@@ -132,8 +133,8 @@ def main() -> None:
     all_texts = read_texts(args.texts) if args.texts else sample_passages(args.limit)
     texts = all_texts[: args.limit]
     on_cpu = args.device == "cpu"
-    precisions = (args.precisions or ("fp32,bf16,openvino-fp32,openvino-bf16" if on_cpu
-                                      else "fp32,bf16")).split(",")  # fmt: skip
+    cpu_options = "fp32,bf16,openvino-fp32,openvino-bf16,openvino-int8"
+    precisions = (args.precisions or (cpu_options if on_cpu else "fp32,bf16")).split(",")
     embedders = {}
     for p in precisions:
         if p != "onnx-int8":

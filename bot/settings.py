@@ -159,6 +159,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
     if embedding.backend not in BACKENDS:
         raise SettingsError(f"embedding.backend must be one of {', '.join(BACKENDS)}")
+    if embedding.precision == "int8" and embedding.backend == "torch":
+        raise SettingsError("embedding.precision int8 needs embedding.backend openvino or auto")
     if embedding.device not in ("cpu", "cuda", "auto") and not embedding.device.startswith("cuda:"):
         raise SettingsError("embedding.device must be cpu, cuda, cuda:N or auto")
     if chunking.max_tokens < 16 or chunking.max_tokens > embedding.max_seq_length - 16:

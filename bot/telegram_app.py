@@ -7,6 +7,7 @@ import html
 import logging
 import os
 import secrets
+import threading
 import time
 from collections import OrderedDict, defaultdict, deque
 from pathlib import PurePath
@@ -41,6 +42,7 @@ from corpus.loader import load_bytes
 from corpus.models import DocumentNotFound, StoreLocked, UnsupportedDocument
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, RetrievalError
 from retrieval.search import Searcher
+from retrieval.text import warm_up
 from retrieval.vector_index import VectorIndex
 
 log = logging.getLogger("prakat.bot")
@@ -94,6 +96,25 @@ class Services:
         self._index_stamp: tuple | None = None  # the index file that is being served
         self._fingerprint: str | None = None  # the corpus state that index was built from
         self._reload_lock = asyncio.Lock()
+        self._preloading: list[threading.Thread] = []  # see preload()
+
+    def preload(self) -> None:
+        """Load the model and the Thai word and sentence models in background threads,
+        while the bot connects to Telegram and reads its index (start-up time,
+        docs/performance.md). A failure here is reported by ``open_searcher``, which
+        loads again."""
+        embedder = self.runtime.embedder
+
+        def load_model() -> None:
+            try:
+                embedder.load()
+            except Exception:  # open_searcher loads again and reports it
+                log.debug("background model load failed", exc_info=True)
+
+        for name, target in (("load-model", load_model), ("load-text-models", warm_up)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._preloading.append(thread)
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.settings.telegram.admins
@@ -124,6 +145,8 @@ class Services:
             log.error("no usable index (%s); run `prakat index rebuild`", exc)
             self.index_problem = str(exc)
             index = VectorIndex(rt.embedder.dim, rt.embedder.signature)
+        for thread in self._preloading:
+            thread.join()
         rt.embedder.load()
         searcher = Searcher(rt.read_store, rt.embedder, index, self.settings.search, pinned=True)
         if not self.index_problem:
@@ -591,6 +614,7 @@ def run_bot(settings: Settings) -> None:
     """Long polling by default; a webhook when telegram.webhook_url is set."""
     configure_logging()
     app = build_application(settings)
+    app.bot_data["services"].preload()
     tg = settings.telegram
     if tg.webhook_url:
         app.run_webhook(

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 BACKENDS = ("auto", "torch", "openvino")
 
 
@@ -46,14 +46,19 @@ def cpu_has_bf16() -> bool:
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
-def resolve_precision(precision: str, device: str) -> str:
-    """The precision ``auto`` stands for on this device (measured: docs/performance.md)."""
+def resolve_precision(precision: str, device: str, backend: str = "torch") -> str:
+    """The precision ``auto`` stands for on this device and backend (measured:
+    docs/performance.md): int8 under OpenVINO, else bf16 where the hardware has it."""
     if precision not in PRECISIONS:
         raise ValueError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
+    if precision == "int8" and backend != "openvino":
+        raise ValueError("embedding.precision int8 needs embedding.backend openvino (a CPU)")
     if precision != "auto":
         return precision
     if device.startswith("cuda"):
         return "bf16"
+    if backend == "openvino":
+        return "int8"
     return "bf16" if cpu_has_bf16() else "fp32"
 
 
@@ -80,7 +85,8 @@ class EmbedderConfig:
     passage_prompt: str = "passage: "
     batch_size: int = 16
     device: str = "cpu"  # cpu, cuda, or auto
-    precision: str = "auto"  # auto, fp32, bf16 (auto: bf16 where the processor has it)
+    precision: str = "auto"  # auto, fp32, bf16, int8 (auto: int8 under OpenVINO, else bf16
+    #                          where the processor has it)
     backend: str = "auto"  # auto, torch, openvino (auto: openvino on a CPU, if installed)
     max_seq_length: int = 512
     cache_dir: str = "~/.cache/prakat"
@@ -97,6 +103,7 @@ class Embedder:
         self.backend = "torch"
         self._count_tokenizer = None
         self._counter_lock = threading.Lock()
+        self._load_lock = threading.Lock()  # the bot starts loading in the background
 
     @property
     def signature(self) -> str:
@@ -127,6 +134,12 @@ class Embedder:
     def load(self) -> Embedder:
         if self._model is not None:
             return self
+        with self._load_lock:
+            if self._model is None:
+                self._load()
+        return self
+
+    def _load(self) -> None:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -138,7 +151,11 @@ class Embedder:
             import torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        precision = resolve_precision(self.config.precision, device)
+        try:
+            backend = resolve_backend(self.config.backend, device)
+            precision = resolve_precision(self.config.precision, device, backend)
+        except ValueError as exc:
+            raise ModelNotAvailable(str(exc)) from None
         path = self.resolve_model_path()
         try:
             model = SentenceTransformer(path, device=device)
@@ -148,14 +165,16 @@ class Embedder:
                 "give a local path in config `embedding.model`, or use the default model"
             ) from exc
         model.max_seq_length = min(self.config.max_seq_length, model.max_seq_length or 512)
-        backend = resolve_backend(self.config.backend, device)
         if backend == "openvino":
             if device != "cpu":
                 raise ModelNotAvailable("embedding.backend openvino runs on the CPU only")
             try:
                 from retrieval import openvino_backend
 
-                openvino_backend.attach(model, precision, self.config.cache_dir, self.signature)
+                prompts = {"query": self.config.query_prompt,
+                           "passage": self.config.passage_prompt}  # fmt: skip
+                openvino_backend.attach(model, precision, self.config.cache_dir, self.signature,
+                                        prompts=prompts, bf16=cpu_has_bf16())  # fmt: skip
             except Exception as exc:  # conversion depends on the model; torch still works
                 if self.config.backend == "openvino":
                     raise ModelNotAvailable(
@@ -164,9 +183,11 @@ class Embedder:
                     ) from exc
                 log.warning("OpenVINO failed (%s: %s); using torch", type(exc).__name__, exc)
                 backend = "torch"
-        self._model = model
+                precision = resolve_precision(
+                    "auto" if precision == "int8" else precision, device, backend
+                )
         self.device, self.precision, self.backend = device, precision, backend
-        return self
+        self._model = model  # last: another thread may use it from here on
 
     @property
     def model(self):

@@ -284,6 +284,32 @@ def test_prakat_bot_command_end_to_end_never_logs_the_token(runtime, model_cache
     assert code == 0
 
 
+def test_model_loads_in_the_background_from_the_start(tmp_path, model_cache):
+    """`prakat bot` starts loading the model at once (Services.preload); a model that
+    cannot load is reported by open_searcher, as without the preload."""
+    from bot.runtime import Runtime
+    from bot.settings import load_settings
+    from bot.telegram_app import Services
+    from retrieval.embedder import ModelNotAvailable
+
+    env = {"PRAKAT_DATA_DIR": str(tmp_path / "data"), "PRAKAT_CACHE_DIR": str(model_cache)}
+    svc = Services(load_settings(None, env=env), Runtime(load_settings(None, env=env)))
+    svc.preload()
+    assert {t.name for t in svc._preloading} == {"load-model", "load-text-models"}
+    for thread in svc._preloading:
+        thread.join(120)
+    assert svc.runtime.embedder._model is not None  # loaded by the background thread
+    assert svc.runtime.embedder.backend == "openvino"
+
+    config = tmp_path / "bad.yaml"
+    config.write_text(f"embedding:\n  model: {tmp_path / 'no-such-model'}\n")
+    settings = load_settings(str(config), env=env)
+    svc = Services(settings, Runtime(settings))
+    svc.preload()  # fails quietly in its thread
+    with pytest.raises(ModelNotAvailable, match="cannot load embedding model"):
+        svc.open_searcher()
+
+
 def test_nothing_above_the_threshold_is_an_honest_not_found(runtime):
     runtime.settings = replace(runtime.settings,
                                search=replace(runtime.settings.search, min_score=0.99))  # fmt: skip

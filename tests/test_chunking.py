@@ -97,6 +97,20 @@ def test_crfcut_with_its_tokens_splits_as_crfcut_segment_does(monkeypatch):
     assert all(len(spans) > 1 for spans in with_tokens)
 
 
+def test_crf_features_are_crfcuts_own():
+    """The faster feature builder gives the CRF exactly crfcut's features."""
+    import retrieval.text as text_mod
+
+    crfcut = text_mod._crfcut()
+    doc = parse_release(sample_file("46681").read_text(encoding="utf-8"))
+    pieces = [p for p in doc.text.split("\n") if text_mod.is_thai(p)] + ["ครับ", "นี้ ผม"]
+    for piece in pieces:
+        toks = text_mod._newmm()(piece)
+        ours = text_mod._crf_features(toks, crfcut._ENDERS, crfcut._STARTERS)
+        assert ours == crfcut._extract_features(toks)
+    assert text_mod._crf_features([], crfcut._ENDERS, crfcut._STARTERS) == []
+
+
 def test_chunk_words_are_the_word_tokens_of_each_chunk():
     from retrieval.chunking import chunk_document_words
 

@@ -102,6 +102,12 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
     assert result.exit_code == 1
     assert result.output == "Error: embedding.backend must be one of auto, torch, openvino\n"
+    bad.write_text("embedding:\n  backend: torch\n  precision: int8\n")
+    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: embedding.precision int8 needs embedding.backend openvino or auto\n"
+    )
 
 
 def test_chat_answers_each_line_until_eof(env, amcc_dir):

