@@ -169,12 +169,7 @@ class Embedder:
             if device != "cpu":
                 raise ModelNotAvailable("embedding.backend openvino runs on the CPU only")
             try:
-                from retrieval import openvino_backend
-
-                prompts = {"query": self.config.query_prompt,
-                           "passage": self.config.passage_prompt}  # fmt: skip
-                openvino_backend.attach(model, precision, self.config.cache_dir, self.signature,
-                                        prompts=prompts, bf16=cpu_has_bf16())  # fmt: skip
+                precision = self._attach_openvino(model, precision)
             except Exception as exc:  # conversion depends on the model; torch still works
                 if self.config.backend == "openvino":
                     raise ModelNotAvailable(
@@ -188,6 +183,25 @@ class Embedder:
                 )
         self.device, self.precision, self.backend = device, precision, backend
         self._model = model  # last: another thread may use it from here on
+
+    def _attach_openvino(self, model, precision: str) -> str:
+        """Run ``model``'s forward pass in OpenVINO; returns the precision it runs in.
+        Where int8 was chosen by ``auto`` and quantising fails (a model NNCF cannot
+        handle), OpenVINO runs it unquantised rather than torch."""
+        from retrieval import openvino_backend
+
+        prompts = {"query": self.config.query_prompt, "passage": self.config.passage_prompt}
+        try:
+            openvino_backend.attach(model, precision, self.config.cache_dir, self.signature,
+                                    prompts=prompts, bf16=cpu_has_bf16())  # fmt: skip
+            return precision
+        except Exception as exc:
+            if precision != "int8" or self.config.precision != "auto":
+                raise
+            fallback = "bf16" if cpu_has_bf16() else "fp32"
+            log.warning("int8 failed (%s: %s); using %s", type(exc).__name__, exc, fallback)
+        openvino_backend.attach(model, fallback, self.config.cache_dir, self.signature)
+        return fallback
 
     @property
     def model(self):

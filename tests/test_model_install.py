@@ -185,6 +185,26 @@ def test_int8_needs_openvino(model_cache):
         Embedder(config).load()
 
 
+def test_a_model_that_cannot_be_quantised_runs_unquantised_in_openvino(
+    model_cache, monkeypatch, caplog
+):
+    from retrieval import openvino_backend
+    from retrieval.embedder import Embedder, EmbedderConfig, ModelNotAvailable
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("unsupported operation")
+
+    monkeypatch.setattr(openvino_backend, "_quantize", refuse)
+    monkeypatch.setattr(openvino_backend, "INT8_RECIPE", -1)  # no int8 copy on disk
+    embedder = Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
+    assert embedder.backend == "openvino" and embedder.precision in ("bf16", "fp32")
+    assert "int8 failed (RuntimeError: unsupported operation)" in caplog.text
+    assert embedder.embed_queries(["ทดสอบ"]).shape == (1, 384)
+    asked = EmbedderConfig(cache_dir=str(model_cache), backend="openvino", precision="int8")
+    with pytest.raises(ModelNotAvailable, match="unsupported operation"):
+        Embedder(asked).load()
+
+
 def test_calibration_texts_are_release_passages_and_questions(embedder):
     """int8 calibrates on the committed texts with the model's own prompts."""
     from retrieval.openvino_backend import calibration_batches
