@@ -214,9 +214,12 @@ def word_tokens(text: str) -> list[str]:
 
 def index_words(tokens: list[str]) -> list[str]:
     """``word_tokens`` of a text, from newmm tokens already cut from it."""
-    out = []
-    for tok in tokens:
-        word = normalise_query(tok).lower()
-        if _WORD.search(word):
-            out.append(word)
-    return out
+    return [word for word in map(_index_word, tokens) if word]
+
+
+@lru_cache(maxsize=100_000)
+def _index_word(token: str) -> str | None:
+    """One token as a BM25 word, None for punctuation and spaces. Tokens recur all the
+    time: cached, the sample's tokens take 0.02 s instead of 0.4 s (a scratch timing)."""
+    word = normalise_query(token).lower()
+    return word if _WORD.search(word) else None
