@@ -31,6 +31,7 @@ import torch
 
 log = logging.getLogger(__name__)
 CALIBRATION = Path(__file__).with_name("calibration.jsonl")
+MARKER = "prakat-ir.json"  # names the model a converted copy belongs to
 INT8_RECIPE = 2  # bump when _quantize changes: a new int8 copy is made
 
 
@@ -48,12 +49,15 @@ def ir_dir(cache_dir: str | Path, model_id: str, source: str = "") -> Path:
     return Path(os.path.expanduser(str(cache_dir))) / "openvino" / key
 
 
-def _save_atomically(network, target: Path) -> None:
-    """Write ``network`` as ``target/model.xml`` (+ .bin) or not at all."""
+def _save_atomically(network, target: Path, marker: dict | None = None) -> None:
+    """Write ``network`` as ``target/model.xml`` (+ .bin, + ``marker`` as MARKER) or
+    not at all."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
         ov.save_model(network, str(tmp / "model.xml"), compress_to_fp16=True)
+        if marker:
+            (tmp / MARKER).write_text(json.dumps(marker), encoding="utf-8")
         try:
             tmp.rename(target)
         except OSError:  # another process finished first: use its copy
@@ -63,7 +67,7 @@ def _save_atomically(network, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _convert(hf_model, tokenizer, target: Path) -> None:
+def _convert(hf_model, tokenizer, target: Path, model_id: str) -> None:
     """Trace the Hugging Face encoder into an OpenVINO IR at ``target`` (atomic)."""
 
     class Hidden(torch.nn.Module):
@@ -84,7 +88,26 @@ def _convert(hf_model, tokenizer, target: Path) -> None:
             example_input=(example["input_ids"], example["attention_mask"]),
             input=shapes,
         )
-    _save_atomically(network, target)
+    _save_atomically(network, target, {"model": model_id})
+
+
+def prune(folder: Path, model_id: str) -> list[Path]:
+    """Remove the copies ``folder`` replaces: other converted copies of the same model
+    (made before its files or OpenVINO changed) and copies an older prakat left
+    without a marker, with their int8 copies and compiled networks (~550 MB each).
+    Copies of other models stay. Returns what was removed."""
+    removed = []
+    for other in folder.parent.iterdir():
+        if other == folder or other.name.startswith(".") or not other.is_dir():
+            continue  # ".convert-*": another process is writing it
+        try:
+            owner = json.loads((other / MARKER).read_text(encoding="utf-8")).get("model")
+        except (OSError, ValueError):
+            owner = None  # an older prakat's copy, or its shared compiled cache
+        if owner in (None, model_id):
+            shutil.rmtree(other, ignore_errors=True)
+            removed.append(other)
+    return removed
 
 
 def calibration_batches(tokenizer, prompts: dict[str, str], batch_size: int = 8) -> list[dict]:
@@ -150,12 +173,17 @@ def attach(
     hf_model = transformer.model
     folder = converted = ir_dir(cache_dir, model_id, getattr(hf_model, "name_or_path", ""))
     if not (converted / "model.xml").exists():
-        _convert(hf_model, st_model.tokenizer, converted)
+        _convert(hf_model, st_model.tokenizer, converted, model_id)
+        for old in prune(converted, model_id):
+            log.warning("removed an outdated OpenVINO copy of the model: %s", old)
     if precision == "int8":
         folder = int8_dir(converted)
         if not (folder / "model.xml").exists():
             prompts = prompts or {"query": "", "passage": ""}
             _quantize(converted, st_model.tokenizer, prompts, folder)
+            for stale in converted.glob("int8-*"):  # made with another NNCF or calibration
+                if stale != folder:
+                    shutil.rmtree(stale, ignore_errors=True)
     hint = "bf16" if precision == "bf16" or (precision == "int8" and bf16) else "f32"
     core = ov.Core()
     compiled = core.compile_model(
@@ -164,7 +192,7 @@ def attach(
         {"INFERENCE_PRECISION_HINT": hint,
          # OpenVINO keeps the compiled network (~215 MB) and reads it back at the next
          # start: int8 compiles in 0.7 s, reads back in 0.2 s (scratch timing)
-         "CACHE_DIR": str(converted.parent / "compiled"),
+         "CACHE_DIR": str(converted / "compiled"),  # goes with its copy when pruned
          "PERFORMANCE_HINT": "LATENCY",
          # kernels kept per input shape (default 5,000): every question has a new
          # length, so the cache only grew the bot, by ~80 MB over 122 questions

@@ -167,9 +167,10 @@ def test_openvino_backend_agrees_with_torch_and_converts_once(embedder, model_ca
         np.testing.assert_allclose(part, ours[i::4], atol=2e-3)
 
     # the network was converted and quantised once; a second load reuses both copies
-    (folder,) = [f for f in (model_cache / "openvino").iterdir() if (f / "model.xml").exists()]
+    (folder,) = (model_cache / "openvino").iterdir()
     (quantised,) = folder.glob("int8-*")
-    assert any((model_cache / "openvino" / "compiled").iterdir())  # kept for the next start
+    assert any((folder / "compiled").iterdir())  # the compiled network, for the next start
+    assert json.loads((folder / "prakat-ir.json").read_text()) == {"model": embedder.signature}
     made = [(f / "model.xml").stat().st_mtime_ns for f in (folder, quantised)]
     again = Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
     assert (again.backend, again.precision) == ("openvino", "int8")
@@ -233,6 +234,20 @@ def test_openvino_copy_is_made_again_when_the_model_files_change(tmp_path):
     assert ir_dir(tmp_path, "other/model|passage: |512", str(model)) != first
     (model / "model.safetensors").write_bytes(b"new weights")
     assert ir_dir(tmp_path, "some/model|passage: |512", str(model)) != first
+
+
+def test_outdated_openvino_copies_are_pruned_and_other_models_kept(tmp_path):
+    from retrieval.openvino_backend import MARKER, prune
+
+    root = tmp_path / "openvino"
+    for name, owner in [("new", "m"), ("old", "m"), ("other", "x"), ("legacy", None)]:
+        (root / name / "int8-1").mkdir(parents=True)
+        if owner:
+            (root / name / MARKER).write_text(json.dumps({"model": owner}))
+    (root / ".convert-123").mkdir()  # being written by another process
+    removed = prune(root / "new", "m")
+    assert sorted(p.name for p in removed) == ["legacy", "old"]
+    assert sorted(p.name for p in root.iterdir()) == [".convert-123", "new", "other"]
 
 
 def test_counting_tokens_beside_embedding_in_another_thread(embedder):
