@@ -35,6 +35,9 @@ THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
 # kinds of space that become a plain one (translate tables, shared with retrieval).
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u3000\t\u000b\u000c\r"), " ")
+# Control characters other than line ends and tabs (NUL, backspace, escape, DEL) are
+# never text: dropped, so that a release made only of them counts as empty.
+CONTROLS = dict.fromkeys([c for c in range(32) if chr(c) not in "\t\n\r\v\f"] + [0x7F], None)
 
 _DATE_LINE = re.compile(
     r"^\s*(?:วัน\S*?ที่)?\s*(?P<day>\d{1,2})\s+(?P<month>[\u0e00-\u0e7f.]+)\s+(?P<year>\d{4})\s*$"
@@ -50,7 +53,7 @@ _PLACEHOLDER_YEAR = 2513
 def clean_text(text: str) -> str:
     """Normalise line ends, spaces and invisible characters; keep the text otherwise as is."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.translate(INVISIBLE).translate(SPACES)
+    text = text.translate(INVISIBLE).translate(SPACES).translate(CONTROLS)
     text = unicodedata.normalize("NFC", text)
     lines = [re.sub(r" {2,}", " ", line).strip() for line in text.split("\n")]
     return "\n".join(lines)

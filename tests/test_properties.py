@@ -44,6 +44,7 @@ def check_document(doc: Document) -> None:
 @given(hostile_text)
 @example("\u0e48\u0e49\u0e4a" * 50)  # tone marks with no consonant to sit on
 @example("title\n" + "\u200b" * 300)  # a body of zero-width spaces only
+@example("0\r\x00")  # a body of a NUL only (found by hypothesis in CI)
 def test_parse_release_yields_a_document_or_the_named_error(raw):
     try:
         doc = parse_release(raw)
