@@ -55,11 +55,15 @@ def resolve_precision(precision: str, device: str, backend: str = "torch") -> st
         raise ValueError("embedding.precision int8 needs embedding.backend openvino (a CPU)")
     if precision != "auto":
         return precision
-    if device.startswith("cuda"):
-        return "bf16"
-    if backend == "openvino":
+    if backend == "openvino" and not device.startswith("cuda"):
         return "int8"
-    return "bf16" if cpu_has_bf16() else "fp32"
+    return unquantised_precision(device)
+
+
+def unquantised_precision(device: str) -> str:
+    """bf16 where the GPU or CPU computes in it, else fp32: ``auto`` on torch, and what
+    OpenVINO falls back to when a model cannot be quantised."""
+    return "bf16" if device.startswith("cuda") or cpu_has_bf16() else "fp32"
 
 
 def resolve_backend(backend: str, device: str) -> str:
@@ -178,9 +182,7 @@ class Embedder:
                     ) from exc
                 log.warning("OpenVINO failed (%s: %s); using torch", type(exc).__name__, exc)
                 backend = "torch"
-                precision = resolve_precision(
-                    "auto" if precision == "int8" else precision, device, backend
-                )
+                precision = unquantised_precision(device) if precision == "int8" else precision
         self.device, self.precision, self.backend = device, precision, backend
         self._model = model  # last: another thread may use it from here on
 
@@ -198,7 +200,7 @@ class Embedder:
         except Exception as exc:
             if precision != "int8" or self.config.precision != "auto":
                 raise
-            fallback = "bf16" if cpu_has_bf16() else "fp32"
+            fallback = unquantised_precision("cpu")
             log.warning("int8 failed (%s: %s); using %s", type(exc).__name__, exc, fallback)
         openvino_backend.attach(model, fallback, self.config.cache_dir, self.signature)
         return fallback
