@@ -41,3 +41,22 @@ def write_result(name: str, payload: dict) -> Path:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def xquad_corpus(settings, limit: int = 0):
+    """XQuAD-th's 240 Thai paragraphs indexed by the product's own pipeline in a
+    throwaway corpus (sharing the embedding cache of ``settings``), with its Thai and
+    English questions (the first ``limit`` of each, or all): (corpus, paragraphs, th, en)."""
+    from retrieval.embedder import Embedder
+    from retrieval.evaluate import EvalCorpus, load_squad
+
+    xquad = SHARED / "xquad"
+    docs, th_items = load_squad(xquad / "xquad.th.json")
+    _, en_items = load_squad(xquad / "xquad.th.json", xquad / "xquad.en.json")
+    if limit:
+        th_items, en_items = th_items[:limit], en_items[:limit]
+    embedder = Embedder(settings.embedding).load()
+    os.makedirs(settings.data_dir, exist_ok=True)
+    corpus = EvalCorpus(embedder, settings.cache_path, settings.chunking)
+    corpus.add(docs)
+    return corpus, len(docs), th_items, en_items

@@ -77,7 +77,8 @@ def main() -> None:
         rows.append({k: v for k, v in run.items() if k != "args"} | {"command": shown,
                     "seconds": round(time.perf_counter() - started, 1), **metrics})  # fmt: skip
         print(json.dumps(rows[-1]["seconds"]), metrics, flush=True)
-    write_result("eval" if not args.only else f"eval_{args.only}", {"runs": rows})
+    parts = [p for p in (args.only, args.fusions and args.fusions.replace(",", "-")) if p]
+    write_result("_".join(["eval", *parts]), {"runs": rows})  # a subset keeps eval.json
     print("\n| set | fusion | distractors | R@1 | R@5 | R@10 | MRR@10 | answer hit |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -7,14 +7,12 @@ prakat's weighted RRF, for English and Thai questions over the 240 Thai paragrap
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import replace
 
-from common import SHARED, write_result
+from common import write_result, xquad_corpus
 
 from bot.settings import load_settings
-from retrieval.embedder import Embedder
-from retrieval.evaluate import EvalCorpus, evaluate, load_squad
+from retrieval.evaluate import evaluate
 
 
 def main() -> None:
@@ -23,15 +21,7 @@ def main() -> None:
     ap.add_argument("--modes", default="dense,bm25,rrf,weighted")
     args = ap.parse_args()
     settings = load_settings()
-    xquad = SHARED / "xquad"
-    docs, th_items = load_squad(xquad / "xquad.th.json")
-    _, en_items = load_squad(xquad / "xquad.th.json", xquad / "xquad.en.json")
-    if args.limit:
-        th_items, en_items = th_items[: args.limit], en_items[: args.limit]
-    embedder = Embedder(settings.embedding).load()
-    os.makedirs(settings.data_dir, exist_ok=True)
-    corpus = EvalCorpus(embedder, settings.cache_path, settings.chunking)
-    corpus.add(docs)
+    corpus, paragraphs, th_items, en_items = xquad_corpus(settings, args.limit)
     runs = {}
     for mode in args.modes.split(","):
         searcher = corpus.searcher(replace(settings.search, fusion=mode))
@@ -39,7 +29,7 @@ def main() -> None:
             runs[f"{mode} {lang}"] = evaluate(searcher, items, answers=False)
             print(mode, lang, runs[f"{mode} {lang}"], flush=True)
     corpus.close()
-    write_result("fusion_xquad", {"passages": len(docs), "runs": runs,
+    write_result("fusion_xquad", {"passages": paragraphs, "runs": runs,
                                   "chunking": vars(settings.chunking)})  # fmt: skip
 
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from tests.conftest import sample_file
+from tests.conftest import TEST_IDS, sample_file
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_ask_before_any_index_is_one_sentence(env):
 def test_end_to_end_add_ask_list_remove(env, amcc_dir):
     added = run(env, "corpus", "add", str(amcc_dir))
     assert added.exit_code == 0, added.output
-    assert "6 added, 0 replaced, 0 unchanged." in added.output
+    assert f"{len(TEST_IDS)} added, 0 replaced, 0 unchanged." in added.output
 
     listed = json.loads(run(env, "corpus", "list", "--json").output)
     assert {d["doc_id"] for d in listed} >= {"46681", "35821", "60666", "35541"}
@@ -62,10 +62,10 @@ def test_end_to_end_add_ask_list_remove(env, amcc_dir):
     assert "https://www.thaigov.go.th/news/contents/details/46681" in human
 
     status = json.loads(run(env, "index", "status", "--json").output)
-    assert status["state"] == "up to date" and status["documents"] == 6
+    assert status["state"] == "up to date" and status["documents"] == len(TEST_IDS)
 
     again = run(env, "corpus", "add", str(amcc_dir))
-    assert "0 added, 0 replaced, 6 unchanged." in again.output
+    assert f"0 added, 0 replaced, {len(TEST_IDS)} unchanged." in again.output
     rebuilt = run(env, "index", "rebuild")
     assert "Nothing new to embed" in rebuilt.output
 
@@ -108,6 +108,9 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
     assert result.output == (
         "Error: embedding.precision int8 needs embedding.backend openvino or auto\n"
     )
+    bad.write_text("search:\n  tie_break: 2\n")
+    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
+    assert result.output == "Error: search.tie_break must be between 0 and 0.1\n"
 
 
 def test_chat_answers_each_line_until_eof(env, amcc_dir):

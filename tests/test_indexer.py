@@ -8,6 +8,7 @@ import pytest
 from corpus.loader import iter_release_paths, load_path
 from retrieval.errors import IndexCorrupt, IndexMismatch
 from retrieval.vector_index import VectorIndex
+from tests.conftest import TEST_IDS
 
 
 def load_all(folder):
@@ -20,7 +21,7 @@ def test_add_then_nothing_to_redo(runtime_factory, amcc_dir):
     assert {r.status for r in results} == {"added"}
     docs, chunks = rt.store.counts()
     index, meta = rt.load_index()
-    assert docs == 6 and len(index) == chunks == meta["chunks"]
+    assert docs == len(TEST_IDS) and len(index) == chunks == meta["chunks"]
     assert meta["fingerprint"] == rt.store.fingerprint()
     cached = rt.cache.count()
 
@@ -97,7 +98,7 @@ def test_chunking_change_rechunks_on_rebuild(runtime_factory, amcc_dir, tmp_path
     small = Indexer(rt.store, rt.cache, rt.embedder, rt.settings.index_path,
                     replace(rt.settings.chunking, max_tokens=64))  # fmt: skip
     report = small.rebuild()
-    assert report.rechunked == 6 and report.embedded > 0
+    assert report.rechunked == len(TEST_IDS) and report.embedded > 0
     assert rt.store.counts()[1] > before
     assert len(VectorIndex.load(rt.settings.index_path)[0]) == rt.store.counts()[1]
     shutil.rmtree(tmp_path / "data")

@@ -83,3 +83,16 @@ def test_common_words_are_skipped_by_bm25_but_numbers_are_kept(searcher):
     kept = searcher._selective(["ใคร", "ครั้งที่", "6", "การประชุม", "amcc"], counts)
     assert kept == ["ใคร", "6", "amcc"]
     assert searcher._selective(["ครั้งที่", "การประชุม"], counts) == ["ครั้งที่", "การประชุม"]
+
+
+def test_tie_break_settles_near_ties_only(searcher):
+    """A dense candidate holding the question's rare words wins a near-tie (cosines
+    0.001 apart), not a wide gap; BM25-only passages are not added to the dense list."""
+    from dataclasses import replace
+
+    dense = [(1, 0.8162), (2, 0.8152), (3, 0.7000)]
+    lexical = [(3, 12.0), (2, 9.0), (4, 3.0)]
+    assert [c for c, _ in searcher._tie_break(dense, lexical)] == [2, 1, 3]
+    assert searcher._tie_break(dense, lexical)[0] == (2, 0.8152)  # cosines kept as they are
+    searcher.config = replace(searcher.config, tie_break=0.0)
+    assert searcher._tie_break(dense, lexical) == dense
