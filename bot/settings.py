@@ -153,8 +153,9 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             raise SettingsError("PRAKAT_ADMINS must be comma-separated Telegram user ids") from None
     telegram = replace(telegram, **overrides)
 
-    if not 0 <= search.tie_break <= 0.1:
-        raise SettingsError("search.tie_break must be between 0 and 0.1")
+    for key in ("tie_break", "cross_language"):  # cosine bonuses: cosines span ~0.7-0.9
+        if not 0 <= getattr(search, key) <= 0.1:
+            raise SettingsError(f"search.{key} must be between 0 and 0.1")
     if search.fusion not in ("weighted", "rrf", "dense", "bm25"):
         raise SettingsError("search.fusion must be one of weighted, rrf, dense, bm25")
     if embedding.precision not in PRECISIONS:

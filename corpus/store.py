@@ -242,6 +242,17 @@ class Store:
             out[r[0]] = (Chunk(*r[:6]), doc)
         return out
 
+    def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        """The text of each chunk, by id; unknown ids are left out."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT chunk_id, text FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids)
+            ).fetchall()
+        return dict(rows)
+
     def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
         """BM25 over the pre-tokenised chunks: ``(chunk_id, score)``, higher is better."""
         quoted = [f'"{t.replace(chr(34), chr(34) * 2)}"' for t in terms if t.strip()]

@@ -13,7 +13,7 @@ from corpus.models import Chunk, Document
 from corpus.store import Store
 from retrieval.answer import OVERLAP_WEIGHT, choose_sentence, overlap_scores
 from retrieval.embedder import Embedder
-from retrieval.text import normalise_query, sentence_spans, word_tokens
+from retrieval.text import mostly_thai, normalise_query, sentence_spans, word_tokens
 from retrieval.vector_index import VectorIndex
 
 
@@ -27,8 +27,12 @@ class SearchConfig:
     fusion: str = "weighted"  # weighted (BM25 weighted by vocabulary coverage), rrf, dense, bm25
     common_share: float = 0.05  # BM25 skips terms found in more than this share of passages
     # weighted fusion: a dense candidate's cosine gains this much times its BM25 score
-    # over the best one's, before the dense ranking (see Searcher._tie_break)
-    tie_break: float = 0.005
+    # over the best one's, before the dense ranking (see Searcher._dense_order)
+    tie_break: float = 0.0  # off: it cost English questions among many releases (measured)
+    # weighted fusion: a dense candidate in the other script than the question's (Thai
+    # or Latin) gains this much cosine, against the model's same-language pull
+    # (see Searcher._dense_order)
+    cross_language: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class Searcher:
         self.config = config or SearchConfig()
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._term_counts: dict[str, int] = {}  # pinned only: valid until the next swap
+        self._thai: dict[int, bool] = {}  # chunk id -> mostly Thai; pinned only, as above
         self._lock = threading.Lock()
         # searches in flight, and whether a swap waits for them to end
         self._gate = threading.Condition()
@@ -108,6 +113,7 @@ class Searcher:
                     self.store.pin_snapshot()
                     with self._lock:
                         self._term_counts.clear()
+                        self._thai.clear()
             finally:
                 self._swapping = False
                 self._gate.notify_all()
@@ -121,7 +127,7 @@ class Searcher:
         English one gets 0 even when a name or number in it occurs in the corpus, so
         the fusion falls back to dense ranking instead of below it
         (benchmarks/fusion_xquad.py); those names and numbers still settle near-ties
-        of that ranking (``_tie_break``).
+        of that ranking (``_dense_order``).
         """
         if not terms:
             return 0.0
@@ -129,19 +135,23 @@ class Searcher:
 
     def term_counts(self, terms: list[str]) -> dict[str, int]:
         """Passages holding each term. FTS5 counts a term by walking its posting list
-        (slow for common words), so a pinned searcher, whose
-        snapshot only moves on ``swap_index``, remembers the counts until then."""
+        (slow for common words), so a pinned searcher remembers the counts."""
+        return self._remembered(self._term_counts, terms, self.store.term_document_counts)
+
+    def _remembered(self, memo: dict, keys: list, fetch, limit: int = 200_000) -> dict:
+        """``fetch(keys)`` -> {key: value}. A pinned searcher, whose snapshot only moves
+        on ``swap_index``, keeps the values in ``memo`` until then (at most ``limit``)."""
         if not self.pinned:
-            return self.store.term_document_counts(terms)
+            return fetch(keys)
         with self._lock:
-            known = {t: self._term_counts[t] for t in terms if t in self._term_counts}
-        todo = [t for t in dict.fromkeys(terms) if t not in known]
+            known = {k: memo[k] for k in keys if k in memo}
+        todo = [k for k in dict.fromkeys(keys) if k not in known]
         if todo:
-            fresh = self.store.term_document_counts(todo)
+            fresh = fetch(todo)
             with self._lock:
-                if len(self._term_counts) > 200_000:
-                    self._term_counts.clear()
-                self._term_counts.update(fresh)
+                if len(memo) > limit:
+                    memo.clear()
+                memo.update(fresh)
             known.update(fresh)
         return known
 
@@ -208,8 +218,8 @@ class Searcher:
         weight = {"weighted": coverage_weight if lexical else 0.0}.get(fusion, 1.0)
         if fusion == "bm25":
             dense = []
-        elif fusion == "weighted" and lexical:
-            dense = self._tie_break(dense, lexical)
+        elif fusion == "weighted":
+            dense = self._dense_order(query, dense, lexical)
 
         fused: dict[int, float] = {}
         for rank, (cid, _) in enumerate(dense):
@@ -233,24 +243,48 @@ class Searcher:
             sentence = self.answer_sentence(query, qvec, hits, terms, coverage_weight, counts)
         return Answer(question, sentence, hits)
 
-    def _tie_break(
-        self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
+    def _dense_order(
+        self, query: str, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
     ) -> list[tuple[int, float]]:
-        """The dense candidates reordered by cosine + ``tie_break`` x BM25 / best BM25.
+        """The dense candidates (cosines unchanged) reordered by cosine plus two bonuses.
 
-        The bonus is at most 0.005 of cosine: it settles near-ties in favour of the
-        passage that holds the question's rare words (a name, an acronym, a number),
-        and cannot lift a passage far below the others. It matters most where the
-        coverage weight gives BM25 no say: "who chaired the 6th AMCC?" over the sample
-        has the AMCC release and an English alms-giving release within 0.001 of cosine,
-        in an order that int8 and bf16 vectors flip; only the first holds "amcc".
-        On XQuAD-th it moves R@1 by +0.3 (EN -> TH) and +0.5 points (TH -> TH)
-        (docs/quality.md)."""
-        best = lexical[0][1]
-        if best <= 0 or not self.config.tie_break:
-            return dense
-        bonus = {cid: self.config.tie_break * score / best for cid, score in lexical}
-        return sorted(dense, key=lambda cs: cs[1] + bonus.get(cs[0], 0.0), reverse=True)
+        Language: the model scores a question and a passage of the same content 0.07-0.08
+        higher when they share a language (every one of XQuAD-th's 1,190 questions,
+        in either language, against its paired Thai and English paragraphs:
+        benchmarks/language_bias.py), so among Thai releases an English question is
+        drawn to the few
+        English ones, and a Thai question away from them. Passages in the other script
+        than the question gain ``cross_language`` (0.02). With 5,000 releases around
+        XQuAD-th, English questions' R@1 goes 0.481 -> 0.569 (70% of their misses had
+        been English news passages); other directions move by 0.2 points or gain
+        (docs/quality.md, "Dense ranking").
+
+        Tie-break (off by default): ``tie_break`` x the passage's BM25 score / the best
+        one, to settle near-ties in favour of the passage that holds the question's
+        rare words (a name, an acronym, a number). At 0.005 it moves XQuAD-th R@1 by
+        +0.3 (EN -> TH) and +0.1 points (TH -> TH) among the 240 paragraphs, but with
+        the 5,000 releases added it costs English questions 0.7 points of R@1 on top
+        of the language bonus (docs/quality.md, "Dense ranking")."""
+        bonus = dict.fromkeys((cid for cid, _ in dense), 0.0)
+        if lexical and lexical[0][1] > 0 and self.config.tie_break:
+            best = lexical[0][1]
+            for cid, score in lexical:
+                if cid in bonus:
+                    bonus[cid] += self.config.tie_break * score / best
+        if self.config.cross_language and dense:
+            thai = mostly_thai(query)
+            for cid, passage_thai in self._scripts(list(bonus)).items():
+                if passage_thai != thai:
+                    bonus[cid] += self.config.cross_language
+        return sorted(dense, key=lambda cs: cs[1] + bonus[cs[0]], reverse=True)
+
+    def _scripts(self, chunk_ids: list[int]) -> dict[int, bool]:
+        """Whether each chunk is mostly Thai (remembered as term counts are)."""
+
+        def fetch(ids: list[int]) -> dict[int, bool]:
+            return {c: mostly_thai(t) for c, t in self.store.chunk_texts(ids).items()}
+
+        return self._remembered(self._thai, chunk_ids, fetch, limit=2_000_000)
 
     def answer_sentence(
         self,

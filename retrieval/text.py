@@ -32,6 +32,16 @@ def is_thai(text: str) -> bool:
     return any("\u0e00" <= ch <= "\u0e7f" for ch in text)
 
 
+_THAI_LETTER = re.compile(r"[\u0e00-\u0e7f]")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+
+
+def mostly_thai(text: str) -> bool:
+    """Whether Thai letters are at least as many as Latin ones: the script a question
+    or a passage is written in, for ``search.cross_language``."""
+    return len(_THAI_LETTER.findall(text)) >= len(_LATIN_LETTER.findall(text))
+
+
 @lru_cache(maxsize=1)
 def _crfcut():
     from pythainlp.tokenize import crfcut  # loads a CRF model: only on first use

@@ -90,9 +90,31 @@ def test_tie_break_settles_near_ties_only(searcher):
     0.001 apart), not a wide gap; BM25-only passages are not added to the dense list."""
     from dataclasses import replace
 
+    searcher.config = replace(searcher.config, cross_language=0.0, tie_break=0.005)
+    order = searcher._dense_order
     dense = [(1, 0.8162), (2, 0.8152), (3, 0.7000)]
     lexical = [(3, 12.0), (2, 9.0), (4, 3.0)]
-    assert [c for c, _ in searcher._tie_break(dense, lexical)] == [2, 1, 3]
-    assert searcher._tie_break(dense, lexical)[0] == (2, 0.8152)  # cosines kept as they are
+    assert [c for c, _ in order("q", dense, lexical)] == [2, 1, 3]
+    assert order("q", dense, lexical)[0] == (2, 0.8152)  # cosines kept as they are
     searcher.config = replace(searcher.config, tie_break=0.0)
-    assert searcher._tie_break(dense, lexical) == dense
+    assert order("q", dense, lexical) == dense
+
+
+def test_passages_in_the_other_language_gain_against_the_same_language_pull(searcher):
+    """Release 46940 is in English, 46681 in Thai: an English question's dense list
+    moves the Thai passage up by 0.02 of cosine, a Thai question's the English one."""
+    from dataclasses import replace
+
+    searcher.config = replace(searcher.config, tie_break=0.0)
+    english = searcher.store.chunks_of("46940")[0].chunk.chunk_id
+    thai = searcher.store.chunks_of("46681")[0].chunk.chunk_id
+    dense = [(english, 0.830), (thai, 0.815)]
+    assert [c for c, _ in searcher._dense_order("who chaired it?", dense, [])] == [thai, english]
+    assert searcher._dense_order("ใครเป็นประธาน", dense, []) == dense
+    dense = [(thai, 0.830), (english, 0.815)]
+    assert [c for c, _ in searcher._dense_order("ใครเป็นประธาน", dense, [])] == [english, thai]
+    wide = [(english, 0.86), (thai, 0.815)]  # more than 0.02 apart: the order stands
+    assert searcher._dense_order("who chaired it?", wide, []) == wide
+    searcher.config = replace(searcher.config, cross_language=0.0)
+    near = [(english, 0.830), (thai, 0.815)]
+    assert searcher._dense_order("who chaired it?", near, []) == near
