@@ -126,8 +126,8 @@ class Searcher:
         coverage to 1 at full coverage. A Thai question over Thai text gets ~1; an
         English one gets 0 even when a name or number in it occurs in the corpus, so
         the fusion falls back to dense ranking instead of below it
-        (benchmarks/fusion_xquad.py); those names and numbers still settle near-ties
-        of that ranking (``_dense_order``).
+        (benchmarks/fusion_xquad.py); with ``search.tie_break`` set, those names and
+        numbers can still settle near-ties of that ranking (``_dense_order``).
         """
         if not terms:
             return 0.0
@@ -252,12 +252,11 @@ class Searcher:
         higher when they share a language (every one of XQuAD-th's 1,190 questions,
         in either language, against its paired Thai and English paragraphs:
         benchmarks/language_bias.py), so among Thai releases an English question is
-        drawn to the few
-        English ones, and a Thai question away from them. Passages in the other script
-        than the question gain ``cross_language`` (0.02). With 5,000 releases around
-        XQuAD-th, English questions' R@1 goes 0.481 -> 0.569 (70% of their misses had
-        been English news passages); other directions move by 0.2 points or gain
-        (docs/quality.md, "Dense ranking").
+        drawn to the few English ones, and a Thai question away from them. Passages in
+        the other script than the question gain ``cross_language`` (0.02). With 5,000
+        releases around XQuAD-th, English questions' R@1 goes 0.494 -> 0.576 (70% of
+        their misses had been English news passages); the other directions lose at
+        most 0.1 point or gain (docs/quality.md, "Dense ranking").
 
         Tie-break (off by default): ``tie_break`` x the passage's BM25 score / the best
         one, to settle near-ties in favour of the passage that holds the question's
