@@ -16,12 +16,12 @@ import argparse
 import random
 
 import numpy as np
-from common import ROOT, SHARED, write_result
+from common import ROOT, write_result, xquad_corpus
 
 from bot.settings import load_settings
 from corpus.loader import iter_release_paths, load_path
 from retrieval.embedder import Embedder
-from retrieval.evaluate import EvalCorpus, load_squad
+from retrieval.evaluate import EvalCorpus
 from retrieval.text import normalise_query
 
 
@@ -39,15 +39,10 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=400, help="questions per language")
     args = ap.parse_args()
     settings = load_settings()
-    embedder = Embedder(settings.embedding).load()
-    xquad = SHARED / "xquad"
-    docs, th = load_squad(xquad / "xquad.th.json")
-    _, en = load_squad(xquad / "xquad.th.json", xquad / "xquad.en.json")
+    wiki, _, th, en = xquad_corpus(settings)
+    embedder = wiki.embedder
     pick = sorted(random.Random(3).sample(range(len(th)), args.limit))
     questions = [th[i].question for i in pick] + [en[i].question for i in pick]
-
-    wiki = EvalCorpus(embedder, settings.cache_path, settings.chunking)
-    wiki.add(docs)
     answerable = top_cosines(wiki, embedder, questions)
     wiki.close()
     news = EvalCorpus(embedder, settings.cache_path, settings.chunking)
