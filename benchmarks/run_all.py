@@ -18,7 +18,8 @@ NEEDS_SHARED = {"answer_sentence.py", "fusion_xquad.py", "not_found_threshold.py
 # Timing benchmarks first, one at a time (they need a quiet machine), then quality ones.
 ORDER = ["encoder.py", "indexing.py", "bot_latency.py", "scale.py prepare", "scale.py run",
          "sentence_split.py", "answer_sentence.py", "fusion_xquad.py", "chunk_size.py",
-         "not_found_threshold.py", "language_bias.py", "dense_order.py", "english_misses.py"]  # fmt: skip
+         "not_found_threshold.py", "language_bias.py", "dense_order.py",
+         "english_misses.py"]  # fmt: skip
 
 
 def main() -> int:
