@@ -4,9 +4,9 @@ sentence-transformers still tokenises, adds prompts, batches, pools and normalis
 only the model's forward pass (the Hugging Face module inside its ``Transformer``
 module) is replaced by the same network compiled by OpenVINO. Measured on this 2-core
 CPU (docs/performance.md): 2.0-2.3x the fp32 torch throughput in bf16 and 3.05x in
-int8, one question in 10-11 ms instead of 20, vectors within cosine 0.9999 (bf16) and
-0.998 (int8) of fp32 torch, so they share the embedding cache and the index with
-torch-made ones.
+int8, one question in 4-10 ms instead of 20 (short inputs padded to recurring shapes,
+below), vectors within cosine 0.9999 (bf16) and 0.998 (int8) of fp32 torch, so they
+share the embedding cache and the index with torch-made ones.
 
 The network is converted once per model and OpenVINO version and kept as an IR file
 (weights stored as fp16: half the disk and memory, compute in bf16/fp32 regardless)
@@ -26,6 +26,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
 import openvino as ov
 import torch
 
@@ -33,6 +34,15 @@ log = logging.getLogger(__name__)
 CALIBRATION = Path(__file__).with_name("calibration.jsonl")
 MARKER = "prakat-ir.json"  # names the model a converted copy belongs to
 INT8_RECIPE = 2  # bump when _quantize changes: a new int8 copy is made
+# Small inputs (a question, an answer's candidate sentences: up to PAD_UP_TO tokens in
+# all) are padded to a multiple of LENGTH_STEP tokens, so that their shapes recur and
+# find their compiled kernels in OpenVINO's runtime cache (RUNTIME_CACHE shapes): a
+# question of a length not seen before took 11-14 ms, one of a known length 3-4 ms
+# (docs/performance.md). Indexing batches (16 x ~150 tokens) are left as they are:
+# padding them cost throughput, and one compilation per batch is a small share.
+LENGTH_STEP = 16
+PAD_UP_TO = 1024
+RUNTIME_CACHE = 64
 
 
 def ir_dir(cache_dir: str | Path, model_id: str, source: str = "") -> Path:
@@ -194,11 +204,12 @@ def attach(
          # start: int8 compiles in 0.7 s, reads back in 0.2 s (scratch timing)
          "CACHE_DIR": str(converted / "compiled"),  # goes with its copy when pruned
          "PERFORMANCE_HINT": "LATENCY",
-         # kernels kept per input shape (default 5,000): every question has a new
-         # length, so the cache only grew the bot, by ~80 MB over 122 questions
-         "CPU_RUNTIME_CACHE_CAPACITY": 16},
+         # kernels kept per input shape (default 5,000): unpadded, every question had
+         # a new length and the cache only grew the bot (~80 MB over 122 questions)
+         "CPU_RUNTIME_CACHE_CAPACITY": RUNTIME_CACHE},
     )  # fmt: skip
-    transformer.model = OpenVINOEncoder(hf_model.config, compiled)
+    pad_id = getattr(st_model.tokenizer, "pad_token_id", None) or 0
+    transformer.model = OpenVINOEncoder(hf_model.config, compiled, pad_id)
     return folder
 
 
@@ -207,14 +218,25 @@ class OpenVINOEncoder(torch.nn.Module):
     ``input_ids`` and ``attention_mask`` tensors, returns ``last_hidden_state``.
     Safe to call from several threads (one inference request per call)."""
 
-    def __init__(self, config, compiled) -> None:
+    def __init__(self, config, compiled, pad_id: int = 0) -> None:
         super().__init__()
         self.config = config
         self.compiled = compiled
+        self.pad_id = pad_id
 
     def forward(self, input_ids, attention_mask, **_ignored):
+        ids, mask = input_ids.cpu().numpy(), attention_mask.cpu().numpy()
+        rows, length = ids.shape
+        padded = _round_up(length, LENGTH_STEP)
+        if padded != length and rows * length <= PAD_UP_TO:
+            # masked positions: the real tokens' states are exactly those of the unpadded
+            # input (tests/test_model_install.py)
+            ids = np.pad(ids, [(0, 0), (0, padded - length)], constant_values=self.pad_id)
+            mask = np.pad(mask, [(0, 0), (0, padded - length)])
         request = self.compiled.create_infer_request()
-        out = request.infer(
-            {"input_ids": input_ids.cpu().numpy(), "attention_mask": attention_mask.cpu().numpy()}
-        )
-        return {"last_hidden_state": torch.from_numpy(next(iter(out.values())).copy())}
+        out = next(iter(request.infer({"input_ids": ids, "attention_mask": mask}).values()))
+        return {"last_hidden_state": torch.from_numpy(out[:, :length].copy())}
+
+
+def _round_up(n: int, step: int) -> int:
+    return -(-n // step) * step

@@ -178,6 +178,55 @@ def test_openvino_backend_agrees_with_torch_and_converts_once(embedder, model_ca
     np.testing.assert_allclose(again.embed_passages(passages[:4]), ours[:4], atol=1e-5)
 
 
+def test_small_inputs_are_padded_to_recurring_shapes_without_changing_them(embedder):
+    """Questions and answer sentences reach OpenVINO padded to a multiple of 16 tokens
+    (their compiled kernels are then found again); the real tokens' states are those
+    of the unpadded input, and large indexing batches are not padded."""
+    import torch
+
+    from retrieval import openvino_backend
+
+    encoder = embedder.model[0].model
+    seen = []
+
+    class Recording:  # the compiled network, noting the shapes it is given
+        def __init__(self, compiled):
+            self.compiled = compiled
+
+        def create_infer_request(self):
+            request = self.compiled.create_infer_request()
+
+            class Request:
+                def infer(self, inputs):
+                    seen.append(inputs["input_ids"].shape)
+                    return request.infer(inputs)
+
+            return Request()
+
+    tokens = embedder.model.tokenizer(["query: ใครเป็นประธาน AMCC ครั้งที่ 6", "query: who?"],
+                                      padding=True, return_tensors="pt")  # fmt: skip
+    ids, mask = tokens["input_ids"], tokens["attention_mask"]
+    assert ids.shape[1] % openvino_backend.LENGTH_STEP  # this input needs padding
+    plain = encoder.compiled.create_infer_request().infer(
+        {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
+    )
+    plain = next(iter(plain.values()))
+    original = encoder.compiled
+    encoder.compiled = Recording(original)
+    try:
+        states = encoder(ids, mask)["last_hidden_state"].numpy()
+        rows = openvino_backend.PAD_UP_TO // 100 + 1  # more tokens than PAD_UP_TO in all
+        long = torch.ones((rows, 100), dtype=torch.long)
+        assert encoder(long, long)["last_hidden_state"].shape[:2] == (rows, 100)
+    finally:
+        encoder.compiled = original
+    step = openvino_backend.LENGTH_STEP
+    assert seen == [(2, openvino_backend._round_up(ids.shape[1], step)), (rows, 100)]
+    assert states.shape == plain.shape
+    real = mask.numpy().astype(bool)
+    np.testing.assert_allclose(states[real], plain[real], atol=1e-5)
+
+
 def test_int8_needs_openvino(model_cache):
     from retrieval.embedder import Embedder, EmbedderConfig, ModelNotAvailable
 
