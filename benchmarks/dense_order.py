@@ -23,8 +23,8 @@ DISTRACTORS = 5000
 CONFIGS = {  # name: (tie_break, cross_language)
     "none": (0.0, 0.0),
     "tie": (0.005, 0.0),
-    "cross": (0.0, 0.02),
-    "both": (0.005, 0.02),  # the default
+    "cross": (0.0, 0.02),  # the default
+    "both": (0.005, 0.02),
 }
 
 

@@ -21,17 +21,19 @@ from retrieval.vector_index import VectorIndex
 class SearchConfig:
     dense_k: int = 50
     lexical_k: int = 50
-    rrf_k: int = 60
+    rrf_k: int = 60  # rrf fusion
+    # weighted fusion: score = cosine + bm25_weight x vocabulary coverage x BM25 / the
+    # best BM25 score (+ the two bonuses below); see Searcher._weighted
+    bm25_weight: float = 0.1
     answer_passages: int = 3  # the answer sentence is chosen from this many top passages
     min_score: float = 0.77  # best dense cosine below this: "not found" (measured)
-    fusion: str = "weighted"  # weighted (BM25 weighted by vocabulary coverage), rrf, dense, bm25
+    fusion: str = "weighted"  # weighted (cosine + BM25 by vocabulary coverage), rrf, dense, bm25
     common_share: float = 0.05  # BM25 skips terms found in more than this share of passages
-    # weighted fusion: a dense candidate's cosine gains this much times its BM25 score
-    # over the best one's, before the dense ranking (see Searcher._dense_order)
+    # weighted fusion: a candidate's score gains this much times its BM25 score over the
+    # best one's, whatever the question's vocabulary coverage (see Searcher._bonuses)
     tie_break: float = 0.0  # off: it cost English questions among many releases (measured)
-    # weighted fusion: a dense candidate in the other script than the question's (Thai
-    # or Latin) gains this much cosine, against the model's same-language pull
-    # (see Searcher._dense_order)
+    # weighted fusion: a candidate in the other script than the question's (Thai or
+    # Latin) gains this much, against the model's same-language pull (Searcher._bonuses)
     cross_language: float = 0.02
 
 
@@ -127,7 +129,7 @@ class Searcher:
         English one gets 0 even when a name or number in it occurs in the corpus, so
         the fusion falls back to dense ranking instead of below it
         (benchmarks/fusion_xquad.py); with ``search.tie_break`` set, those names and
-        numbers can still settle near-ties of that ranking (``_dense_order``).
+        numbers can still settle near-ties (``_bonuses``).
         """
         if not terms:
             return 0.0
@@ -215,24 +217,10 @@ class Searcher:
             lexical = self.store.lexical_search(
                 self._selective(terms, counts), max(self.config.lexical_k, k)
             )
-        weight = {"weighted": coverage_weight if lexical else 0.0}.get(fusion, 1.0)
-        if fusion == "bm25":
-            dense = []
-        elif fusion == "weighted":
-            dense = self._dense_order(query, dense, lexical)
-
-        fused: dict[int, float] = {}
-        for rank, (cid, _) in enumerate(dense):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.config.rrf_k + rank + 1)
-        for rank, (cid, _) in enumerate(lexical):
-            fused[cid] = fused.get(cid, 0.0) + weight / (self.config.rrf_k + rank + 1)
-        cosines = dict(dense)
-        for cid in [c for c in fused if c not in cosines]:
-            vector = index.vector(cid)
-            if vector is None:  # a row the served index does not hold (it is older): skip
-                del fused[cid]
-            else:
-                cosines[cid] = float(vector @ qvec)
+        if fusion == "weighted":
+            fused, cosines = self._weighted(query, qvec, dense, lexical, coverage_weight, index)
+        else:
+            fused, cosines = self._reciprocal_rank(qvec, dense, lexical, fusion, index)
         top = sorted(fused, key=lambda c: fused[c], reverse=True)[:k]
         if not top or max(cosines[c] for c in top) < self.config.min_score:
             return Answer(question, None, [])
@@ -243,10 +231,50 @@ class Searcher:
             sentence = self.answer_sentence(query, qvec, hits, terms, coverage_weight, counts)
         return Answer(question, sentence, hits)
 
-    def _dense_order(
-        self, query: str, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
-    ) -> list[tuple[int, float]]:
-        """The dense candidates (cosines unchanged) reordered by cosine plus two bonuses.
+    def _reciprocal_rank(self, qvec, dense, lexical, fusion: str, index):
+        """Plain reciprocal-rank fusion (``rrf``), or one list alone (``dense``, ``bm25``):
+        (fused score, cosine) of every candidate."""
+        if fusion == "bm25":
+            dense = []
+        fused: dict[int, float] = {}
+        for results in (dense, [] if fusion == "dense" else lexical):
+            for rank, (cid, _) in enumerate(results):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.config.rrf_k + rank + 1)
+        cosines = self._cosines(qvec, dense, fused, index)
+        return {c: f for c, f in fused.items() if c in cosines}, cosines
+
+    def _cosines(self, qvec, dense, candidates, index) -> dict[int, float]:
+        """The cosine of every candidate; one the served index does not hold (a row newer
+        than it) is left out."""
+        cosines = dict(dense)
+        for cid in [c for c in candidates if c not in cosines]:
+            vector = index.vector(cid)
+            if vector is not None:
+                cosines[cid] = float(vector @ qvec)
+        return cosines
+
+    def _weighted(self, query, qvec, dense, lexical, coverage_weight: float, index):
+        """prakat's fusion: every candidate (dense or BM25) scores its cosine plus
+        ``bm25_weight`` x ``coverage_weight`` x its BM25 score over the best one's,
+        plus the bonuses of ``_bonuses``: (fused score, cosine) of every candidate.
+
+        Scores, not ranks: BM25 moves a candidate by how well it matches against the best
+        match, and a wide cosine gap stands. On XQuAD-th, Thai questions, R@1 0.935 ->
+        0.954 against the coverage-weighted reciprocal-rank fusion before it; iApp level
+        (docs/quality.md, "Fusion"). ``coverage_weight`` (``lexical_weight()``) is 0 for
+        an English question over Thai text, which then ranks by cosine alone."""
+        cosines = self._cosines(qvec, dense, [c for c, _ in lexical], index)
+        bonus = self._bonuses(query, list(cosines), lexical)
+        best = lexical[0][1] if lexical else 0.0
+        scale = self.config.bm25_weight * coverage_weight / best if best > 0 else 0.0
+        bm25 = dict(lexical)
+        fused = {c: cos + bonus[c] + scale * bm25.get(c, 0.0) for c, cos in cosines.items()}
+        return fused, cosines
+
+    def _bonuses(
+        self, query: str, chunk_ids: list[int], lexical: list[tuple[int, float]]
+    ) -> dict[int, float]:
+        """What each candidate's fused score gains beside cosine and coverage-weighted BM25.
 
         Language: the model scores a question and a passage of the same content 0.07-0.08
         higher when they share a language (every one of XQuAD-th's 1,190 questions,
@@ -259,23 +287,24 @@ class Searcher:
         most 0.1 point or gain (docs/quality.md, "Dense ranking").
 
         Tie-break (off by default): ``tie_break`` x the passage's BM25 score / the best
-        one, to settle near-ties in favour of the passage that holds the question's
-        rare words (a name, an acronym, a number). At 0.005 it moves XQuAD-th R@1 by
-        +0.3 (EN -> TH) and +0.1 points (TH -> TH) among the 240 paragraphs, but with
-        the 5,000 releases added it costs English questions 0.7 points of R@1 on top
-        of the language bonus (docs/quality.md, "Dense ranking")."""
-        bonus = dict.fromkeys((cid for cid, _ in dense), 0.0)
+        one, whatever the question's coverage, to settle near-ties in favour of the
+        passage that holds the question's rare words (a name, an acronym, a number). At
+        0.005 it moved XQuAD-th R@1 by +0.3 (EN -> TH) and +0.1 points (TH -> TH) among
+        the 240 paragraphs, but with the 5,000 releases added it cost English questions
+        0.7 points of R@1 on top of the language bonus (docs/quality.md, "Dense
+        ranking")."""
+        bonus = dict.fromkeys(chunk_ids, 0.0)
         if lexical and lexical[0][1] > 0 and self.config.tie_break:
             best = lexical[0][1]
             for cid, score in lexical:
                 if cid in bonus:
                     bonus[cid] += self.config.tie_break * score / best
-        if self.config.cross_language and dense:
+        if self.config.cross_language and bonus:
             thai = mostly_thai(query)
             for cid, passage_thai in self._scripts(list(bonus)).items():
                 if passage_thai != thai:
                     bonus[cid] += self.config.cross_language
-        return sorted(dense, key=lambda cs: cs[1] + bonus[cs[0]], reverse=True)
+        return bonus
 
     def _scripts(self, chunk_ids: list[int]) -> dict[int, bool]:
         """Whether each chunk is mostly Thai (remembered as term counts are)."""

@@ -85,36 +85,64 @@ def test_common_words_are_skipped_by_bm25_but_numbers_are_kept(searcher):
     assert searcher._selective(["ครั้งที่", "การประชุม"], counts) == ["ครั้งที่", "การประชุม"]
 
 
+def _ranked(cosines, bonus):
+    return [c for c, _ in sorted(cosines, key=lambda cs: cs[1] + bonus[cs[0]], reverse=True)]
+
+
 def test_tie_break_settles_near_ties_only(searcher):
-    """A dense candidate holding the question's rare words wins a near-tie (cosines
-    0.001 apart), not a wide gap; BM25-only passages are not added to the dense list."""
+    """A candidate holding the question's rare words wins a near-tie (cosines 0.001
+    apart), not a wide gap; it gains by its BM25 score over the best one's."""
     from dataclasses import replace
 
     searcher.config = replace(searcher.config, cross_language=0.0, tie_break=0.005)
-    order = searcher._dense_order
     dense = [(1, 0.8162), (2, 0.8152), (3, 0.7000)]
     lexical = [(3, 12.0), (2, 9.0), (4, 3.0)]
-    assert [c for c, _ in order("q", dense, lexical)] == [2, 1, 3]
-    assert order("q", dense, lexical)[0] == (2, 0.8152)  # cosines kept as they are
+    bonus = searcher._bonuses("q", [1, 2, 3], lexical)
+    assert bonus == pytest.approx({1: 0.0, 2: 0.005 * 9 / 12, 3: 0.005})
+    assert _ranked(dense, bonus) == [2, 1, 3]
     searcher.config = replace(searcher.config, tie_break=0.0)
-    assert order("q", dense, lexical) == dense
+    assert searcher._bonuses("q", [1, 2, 3], lexical) == {1: 0.0, 2: 0.0, 3: 0.0}
 
 
 def test_passages_in_the_other_language_gain_against_the_same_language_pull(searcher):
-    """Release 46940 is in English, 46681 in Thai: an English question's dense list
-    moves the Thai passage up by 0.02 of cosine, a Thai question's the English one."""
+    """Release 46940 is in English, 46681 in Thai: an English question's Thai passage
+    gains 0.02 over the English one, a Thai question's English passage over the Thai."""
     from dataclasses import replace
 
     searcher.config = replace(searcher.config, tie_break=0.0)
     english = searcher.store.chunks_of("46940")[0].chunk.chunk_id
     thai = searcher.store.chunks_of("46681")[0].chunk.chunk_id
-    dense = [(english, 0.830), (thai, 0.815)]
-    assert [c for c, _ in searcher._dense_order("who chaired it?", dense, [])] == [thai, english]
-    assert searcher._dense_order("ใครเป็นประธาน", dense, []) == dense
-    dense = [(thai, 0.830), (english, 0.815)]
-    assert [c for c, _ in searcher._dense_order("ใครเป็นประธาน", dense, [])] == [english, thai]
-    wide = [(english, 0.86), (thai, 0.815)]  # more than 0.02 apart: the order stands
-    assert searcher._dense_order("who chaired it?", wide, []) == wide
-    searcher.config = replace(searcher.config, cross_language=0.0)
+    ids = [english, thai]
+    assert searcher._bonuses("who chaired it?", ids, []) == {english: 0.0, thai: 0.02}
+    assert searcher._bonuses("ใครเป็นประธาน", ids, []) == {english: 0.02, thai: 0.0}
     near = [(english, 0.830), (thai, 0.815)]
-    assert searcher._dense_order("who chaired it?", near, []) == near
+    assert _ranked(near, searcher._bonuses("who chaired it?", ids, [])) == [thai, english]
+    wide = [(english, 0.86), (thai, 0.815)]  # more than 0.02 apart: the order stands
+    assert _ranked(wide, searcher._bonuses("who chaired it?", ids, [])) == [english, thai]
+    searcher.config = replace(searcher.config, cross_language=0.0)
+    assert searcher._bonuses("who chaired it?", ids, []) == {english: 0.0, thai: 0.0}
+
+
+def test_weighted_fusion_adds_bm25_by_coverage_to_the_cosine(searcher):
+    """Score = cosine + bm25_weight x coverage x BM25 / best BM25: a strong BM25 match
+    overtakes a slightly higher cosine, not a wide gap; English questions over Thai text
+    (coverage 0) rank by cosine; a BM25-only candidate competes on its own cosine."""
+    from dataclasses import replace
+
+    searcher.config = replace(searcher.config, cross_language=0.0, bm25_weight=0.1)
+    a, b, c = (row.chunk.chunk_id for row in searcher.store.chunks_of("46681")[:3])
+    qvec = searcher.index.vector(c)  # c's own vector: its cosine is 1
+    lexical = [(b, 10.0), (a, 2.0), (c, 1.0)]
+
+    def order(dense, coverage):
+        fused, cosines = searcher._weighted("q", qvec, dense, lexical, coverage, searcher.index)
+        return sorted(fused, key=fused.get, reverse=True), fused, cosines
+
+    ranked, fused, cosines = order([(a, 0.85), (b, 0.84)], 1.0)
+    assert fused[b] == pytest.approx(0.84 + 0.1) and fused[a] == pytest.approx(0.85 + 0.02)
+    assert cosines[c] == pytest.approx(1.0, abs=1e-4)  # not in the dense list: from the index
+    assert ranked == [c, b, a]
+    assert order([(a, 0.85), (b, 0.84)], 0.0)[0] == [c, a, b]  # coverage 0: cosine alone
+    assert order([(a, 0.95), (b, 0.80)], 1.0)[0][1:] == [a, b]  # a wide gap stands
+    searcher.config = replace(searcher.config, bm25_weight=0.0)
+    assert order([(a, 0.85), (b, 0.84)], 1.0)[0] == [c, a, b]
