@@ -134,8 +134,9 @@ def test_weighted_fusion_adds_bm25_by_coverage_to_the_cosine(searcher):
     qvec = searcher.index.vector(c)  # c's own vector: its cosine is 1
     lexical = [(b, 10.0), (a, 2.0), (c, 1.0)]
 
-    def order(dense, coverage):
-        fused, cosines = searcher._weighted("q", qvec, dense, lexical, coverage, searcher.index)
+    def order(dense, coverage, question="ใครเป็นประธาน"):
+        fused, cosines = searcher._weighted(question, qvec, dense, lexical, coverage,
+                                            searcher.index)  # fmt: skip
         return sorted(fused, key=fused.get, reverse=True), fused, cosines
 
     ranked, fused, cosines = order([(a, 0.85), (b, 0.84)], 1.0)
@@ -146,3 +147,30 @@ def test_weighted_fusion_adds_bm25_by_coverage_to_the_cosine(searcher):
     assert order([(a, 0.95), (b, 0.80)], 1.0)[0][1:] == [a, b]  # a wide gap stands
     searcher.config = replace(searcher.config, bm25_weight=0.0)
     assert order([(a, 0.85), (b, 0.84)], 1.0)[0] == [c, a, b]
+
+
+def test_bm25_counts_as_far_as_the_dense_candidates_share_the_questions_script(searcher):
+    """A question whose words the corpus knows (coverage 1): BM25, which can only match
+    words in the question's script, is weighted by the share of dense candidates in
+    that script (Thai for a question with any Thai word)."""
+    from dataclasses import replace
+
+    searcher.config = replace(searcher.config, cross_language=0.0, bm25_weight=0.1)
+    thai = searcher.store.chunks_of("46681")[0].chunk.chunk_id
+    english = searcher.store.chunks_of("46940")[0].chunk.chunk_id
+    qvec = searcher.index.vector(thai)
+    lexical = [(english, 8.0)]
+
+    def fused(dense, question):
+        return searcher._weighted(question, qvec, dense, lexical, 1.0, searcher.index)[0]
+
+    both = [(thai, 0.85), (english, 0.80)]
+    assert fused(both, "who chaired it?")[english] == pytest.approx(0.80 + 0.1 * 0.5)
+    assert fused([(thai, 0.85)], "who chaired it?")[english] == pytest.approx(
+        float(searcher.index.vector(english) @ qvec)  # no Latin candidates: no BM25
+    )
+    # a Thai question naming something in English counts as Thai: BM25 at full weight
+    mixed = "ใครเป็นประธาน ASEAN Ministerial Conference on Cybersecurity"
+    assert fused([(thai, 0.85)], mixed)[english] == pytest.approx(
+        float(searcher.index.vector(english) @ qvec) + 0.1
+    )
