@@ -22,8 +22,8 @@ class SearchConfig:
     dense_k: int = 50
     lexical_k: int = 50
     rrf_k: int = 60  # rrf fusion
-    # weighted fusion: score = cosine + bm25_weight x vocabulary coverage x BM25 / the
-    # best BM25 score (+ the two bonuses below); see Searcher._weighted
+    # weighted fusion: score = cosine + bm25_weight x vocabulary coverage x script share x
+    # BM25 / the best BM25 score (+ the two bonuses below); see Searcher._weighted
     bm25_weight: float = 0.1
     answer_passages: int = 3  # the answer sentence is chosen from this many top passages
     min_score: float = 0.77  # best dense cosine below this: "not found" (measured)
@@ -255,8 +255,9 @@ class Searcher:
 
     def _weighted(self, query, qvec, dense, lexical, coverage_weight: float, index):
         """prakat's fusion: every candidate (dense or BM25) scores its cosine plus
-        ``bm25_weight`` x ``coverage_weight`` x its BM25 score over the best one's,
-        plus the bonuses of ``_bonuses``: (fused score, cosine) of every candidate.
+        ``bm25_weight`` x ``coverage_weight`` x script share x its BM25 score over the
+        best one's, plus the bonuses of ``_bonuses``: (fused score, cosine) of every
+        candidate.
 
         Scores, not ranks: BM25 moves a candidate by how well it matches against the best
         match, and a wide cosine gap stands. On XQuAD-th, Thai questions, R@1 0.935 ->
@@ -277,8 +278,8 @@ class Searcher:
         scale = 0.0
         if best > 0 and coverage_weight > 0 and dense:
             thai = is_thai(query)  # any Thai word can match Thai text
-            scripts = self._scripts([c for c, _ in dense])
-            same = sum(1 for t in scripts.values() if t == thai) / len(scripts)
+            scripts = self._scripts([c for c, _ in dense])  # rows the store still has
+            same = sum(1 for t in scripts.values() if t == thai) / max(1, len(scripts))
             scale = self.config.bm25_weight * coverage_weight * same / best
         bm25 = dict(lexical)
         fused = {c: cos + bonus[c] + scale * bm25.get(c, 0.0) for c, cos in cosines.items()}
