@@ -28,12 +28,12 @@ def normalise_query(text: str) -> str:
     return " ".join(normalise(text).translate(THAI_DIGITS).split())
 
 
-def is_thai(text: str) -> bool:
-    return any("\u0e00" <= ch <= "\u0e7f" for ch in text)
-
-
 _THAI_LETTER = re.compile(r"[\u0e00-\u0e7f]")
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
+
+
+def is_thai(text: str) -> bool:
+    return _THAI_LETTER.search(text) is not None
 
 
 def mostly_thai(text: str) -> bool:

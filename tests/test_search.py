@@ -97,11 +97,11 @@ def test_tie_break_settles_near_ties_only(searcher):
     searcher.config = replace(searcher.config, cross_language=0.0, tie_break=0.005)
     dense = [(1, 0.8162), (2, 0.8152), (3, 0.7000)]
     lexical = [(3, 12.0), (2, 9.0), (4, 3.0)]
-    bonus = searcher._bonuses("q", [1, 2, 3], lexical)
+    bonus = searcher._bonuses("q", [1, 2, 3], lexical, {})
     assert bonus == pytest.approx({1: 0.0, 2: 0.005 * 9 / 12, 3: 0.005})
     assert _ranked(dense, bonus) == [2, 1, 3]
     searcher.config = replace(searcher.config, tie_break=0.0)
-    assert searcher._bonuses("q", [1, 2, 3], lexical) == {1: 0.0, 2: 0.0, 3: 0.0}
+    assert searcher._bonuses("q", [1, 2, 3], lexical, {}) == {1: 0.0, 2: 0.0, 3: 0.0}
 
 
 def test_passages_in_the_other_language_gain_against_the_same_language_pull(searcher):
@@ -113,14 +113,15 @@ def test_passages_in_the_other_language_gain_against_the_same_language_pull(sear
     english = searcher.store.chunks_of("46940")[0].chunk.chunk_id
     thai = searcher.store.chunks_of("46681")[0].chunk.chunk_id
     ids = [english, thai]
-    assert searcher._bonuses("who chaired it?", ids, []) == {english: 0.0, thai: 0.02}
-    assert searcher._bonuses("ใครเป็นประธาน", ids, []) == {english: 0.02, thai: 0.0}
+    scripts = searcher._scripts(ids)
+    assert searcher._bonuses("who chaired it?", ids, [], scripts) == {english: 0.0, thai: 0.02}
+    assert searcher._bonuses("ใครเป็นประธาน", ids, [], scripts) == {english: 0.02, thai: 0.0}
     near = [(english, 0.830), (thai, 0.815)]
-    assert _ranked(near, searcher._bonuses("who chaired it?", ids, [])) == [thai, english]
+    assert _ranked(near, searcher._bonuses("who chaired it?", ids, [], scripts)) == [thai, english]
     wide = [(english, 0.86), (thai, 0.815)]  # more than 0.02 apart: the order stands
-    assert _ranked(wide, searcher._bonuses("who chaired it?", ids, [])) == [english, thai]
+    assert _ranked(wide, searcher._bonuses("who chaired it?", ids, [], scripts)) == [english, thai]
     searcher.config = replace(searcher.config, cross_language=0.0)
-    assert searcher._bonuses("who chaired it?", ids, []) == {english: 0.0, thai: 0.0}
+    assert searcher._bonuses("who chaired it?", ids, [], scripts) == {english: 0.0, thai: 0.0}
 
 
 def test_weighted_fusion_adds_bm25_by_coverage_to_the_cosine(searcher):
