@@ -7,7 +7,7 @@ import re
 import textwrap
 
 from retrieval.search import Answer, Hit
-from retrieval.text import sentence_spans, word_tokens
+from retrieval.text import answer_spans, word_tokens
 
 TELEGRAM_LIMIT = 4096
 NOT_FOUND_EN = "I could not find this in the announcements. Try rephrasing the question."
@@ -48,7 +48,7 @@ def matched_span(hit: Hit, answer: Answer) -> tuple[int, int] | None:
     s = answer.sentence
     if s and s.chunk_id == hit.chunk.chunk_id:
         return s.start, s.end
-    spans = sentence_spans(hit.chunk.text)
+    spans = answer_spans(hit.chunk.text)
     if not spans:
         return None
     question = set(word_tokens(answer.question))

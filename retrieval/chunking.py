@@ -11,7 +11,8 @@ from retrieval.text import index_words, sentence_units, word_tokens
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
-CHUNKER_VERSION = "2"  # 2: linear cutting of overlong sentences, crfcut in windows
+CHUNKER_VERSION = "3"  # 2: linear cutting of overlong sentences, crfcut in windows;
+#                          3: English abbreviations by a list, not by length
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,21 @@ import numpy as np
 
 from corpus.models import Chunk, Document
 from corpus.store import Store
-from retrieval.answer import OVERLAP_WEIGHT, choose_sentence, overlap_scores
+from retrieval.answer import (
+    OVERLAP_WEIGHT,
+    choose_sentence,
+    overlap_scores,
+    question_type,
+    sentence_has_type,
+)
 from retrieval.embedder import Embedder
-from retrieval.text import is_thai, mostly_thai, normalise_query, sentence_spans, word_tokens
+from retrieval.text import (
+    is_thai,
+    mostly_thai,
+    normalise_query,
+    whole_sentences,
+    word_tokens,
+)
 from retrieval.vector_index import VectorIndex
 
 
@@ -347,19 +359,26 @@ class Searcher:
         counts: dict[str, int] | None = None,
     ) -> AnswerSentence | None:
         """The sentence that best answers the question (see answer.py), from the top
-        passages of the best-ranked release, so that the answer and its source agree."""
+        passages of the best-ranked release, so that the answer and its source agree:
+        chosen among crfcut's sentences, shown as the whole sentence around the one
+        chosen (``text.whole_sentences``)."""
         if not hits:
             return None
         top = hits[0].document
-        candidates = [
-            (hit, a, b)
+        candidates = [  # crfcut's sentences, each with its whole sentence's span
+            (hit, a, b, group[0][0], group[-1][1])
             for hit in hits[: self.config.answer_passages]
             if hit.document.doc_id == top.doc_id
-            for a, b in sentence_spans(hit.chunk.text)
+            for group in whole_sentences(hit.chunk.text)
+            for a, b in group
         ]
+        kind = question_type(question)
+        typed = [sentence_has_type(kind, h.chunk.text[a:b]) for h, a, b, _, _ in candidates]
+        if any(typed):  # only these can win (answer.choose_sentence): embed no others
+            candidates = [c for c, t in zip(candidates, typed, strict=True) if t]
         if not candidates:
             return None
-        texts = [hit.chunk.text[a:b] for hit, a, b in candidates]
+        texts = [hit.chunk.text[a:b] for hit, a, b, _, _ in candidates]
         vecs = self._passage_vectors([*texts, top.title])
         topics = np.repeat(vecs[-1:], len(texts), axis=0)
         overlap = None
@@ -371,8 +390,8 @@ class Searcher:
                 * overlap_scores(self.term_weights(terms, counts), sentence_terms)
             )
         best, score = choose_sentence(question, qvec, texts, vecs[:-1], topics, overlap=overlap)
-        hit, a, b = candidates[best]
-        return AnswerSentence(texts[best], top.doc_id, hit.chunk.chunk_id, a, b, score)
+        hit, _, _, a, b = candidates[best]
+        return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id, a, b, score)
 
     def _passage_vectors(self, sentences: list[str]) -> np.ndarray:
         with self._lock:

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
 from corpus.release import INVISIBLE, SPACES, THAI_DIGITS
 
 # A segment that ends in an abbreviation ("H.E.", "Mrs.", "พ.ศ.", "ม.ค.", "ดร.", "ครม.")
-# was cut by crfcut after the dot; it belongs with what follows.
+# was cut by crfcut after the dot; it belongs with what follows. English words are
+# abbreviations by a list (titles, ranks, months, ...), not by length: "city." or
+# "them." ends a sentence (the length rule merged 160 of XQuAD's 1,226 English
+# sentences into the next; tests/test_chunking.py).
+_EN_ABBREVIATIONS = (
+    "Mr|Mrs|Ms|Mx|Dr|Prof|Assoc|Asst|St|Jr|Sr|Gen|Lt|Col|Maj|Capt|Cdr|Adm|Brig|Sgt|Pol"
+    "|Sqn|Ldr|Gov|Sen|Rep|Rev|Hon|Dep|No|Nos|Vol|Fig|Co|Corp|Inc|Ltd|Dept|Univ|Mt|Ft|vs"
+    r"|approx|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Ph\.D"
+)
 _ABBREV_END = re.compile(
-    r"(?:^|[\s(])(?:[A-Za-z]{1,4}\.|(?:[\u0e00-\u0e7f]{1,4}\.){1,4}|(?:[A-Za-z]\.){1,4})\s*$"
+    rf"(?:^|[\s(.])(?:(?:{_EN_ABBREVIATIONS})\.|(?:[\u0e00-\u0e7f]{{1,4}}\.){{1,4}}"
+    r"|(?:[A-Za-z]\.){1,4})\s*$"
 )
 _EN_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9\u0e00-\u0e7f])")
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -95,60 +105,83 @@ def _crf_features(toks: list[str], enders: set[str], starters: set[str]) -> list
     return list(map(list, zip(["bias"] * (end - 2), *columns, strict=True)))
 
 
-def _crf_segments(piece: str) -> list[tuple[str, Words]]:
+Segment = tuple[str, Words, float]  # text, its newmm tokens, P(a sentence ends here)
+
+# crfcut has one tagger, and marginal() reads the sequence that tag() set last: a
+# question's answer and an upload's chunking would otherwise mix their sequences
+# (tests/test_bot_load.py met it).
+_CRF_LOCK = threading.Lock()
+
+
+def _crf_segments(piece: str, confident: bool = False) -> list[Segment]:
     """crfcut.segment's sentences, each with the newmm tokens crfcut cut it from: one
     tokenisation then serves the sentence split and the BM25 words (newmm used to run
     twice; docs/performance.md, Indexing). Falls back to crfcut.segment
-    where pythainlp's internals differ (tests/test_chunking.py checks they agree)."""
+    where pythainlp's internals differ (tests/test_chunking.py checks they agree).
+
+    With ``confident``, each sentence also carries the CRF's probability (marginal)
+    that a sentence ends where it does; else, and where crfcut's rules force the end,
+    1.0. The marginals cost about what the labelling does (a scratch timing)."""
     crfcut = _crfcut()
     tagger = getattr(crfcut, "_tagger", None)
     enders, starters = getattr(crfcut, "_ENDERS", None), getattr(crfcut, "_STARTERS", None)
     if tagger is None or enders is None or starters is None:
-        return [(seg, None) for seg in crfcut.segment(piece)]
+        return [(seg, None, 1.0) for seg in crfcut.segment(piece)]
     toks = _newmm()(piece)  # crfcut's own call: newmm, spaces kept
     if not toks:
         return []
-    labels = tagger.tag(_crf_features(toks, enders, starters))
+    features = _crf_features(toks, enders, starters)
+    with _CRF_LOCK:
+        return _label(toks, tagger, features, confident)
+
+
+def _label(toks: list[str], tagger, features: list[list[str]], confident: bool) -> list[Segment]:
+    """``_crf_segments`` once the features are made; under ``_CRF_LOCK``."""
+    labels = tagger.tag(features)
+    forced = {len(toks) - 1}
     labels[-1] = "E"  # the rules below are crfcut.segment's
     for i, tok in enumerate(toks):
         if tok.strip().endswith(("!", ".", "?")):
             labels[i] = "E"
+            forced.add(i)
         elif (i == 0 or labels[i - 1] == "E") and tok.strip() == "":
             labels[i] = "I"
-    out: list[tuple[str, Words]] = []
+    out: list[Segment] = []
     words: list[str] = []
-    for tok, label in zip(toks, labels, strict=True):
+    for i, (tok, label) in enumerate(zip(toks, labels, strict=True)):
         words.append(tok)
         if label == "E" and "".join(words):
-            out.append(("".join(words), words))
+            sure = 1.0 if not confident or i in forced else tagger.marginal("E", i)
+            out.append(("".join(words), words, sure))
             words = []
     return out
 
 
-def _segments(paragraph: str) -> list[tuple[str, Words]]:
+def _segments(paragraph: str, confident: bool = False) -> list[Segment]:
     if not paragraph.strip():
         return []
     if is_thai(paragraph):
-        return [seg for piece in _windows(paragraph, _CRF_WINDOW) for seg in _crf_segments(piece)]
+        pieces = _windows(paragraph, _CRF_WINDOW)
+        return [seg for piece in pieces for seg in _crf_segments(piece, confident)]
     cuts = [m.end() for m in _EN_SENTENCE_END.finditer(paragraph)]
     # keep the spaces with the segments, so that segments concatenate to the paragraph
     bounds = zip([0, *cuts], [*cuts, len(paragraph)], strict=True)
-    return [(paragraph[a:b], None) for a, b in bounds]
+    return [(paragraph[a:b], None, 1.0) for a, b in bounds]
 
 
 def split_segments(paragraph: str) -> list[str]:
     """Raw sentence segments of one paragraph: crfcut for Thai, punctuation for English."""
-    return [seg for seg, _ in _segments(paragraph)]
+    return [seg for seg, _, _ in _segments(paragraph)]
 
 
 def _join(a: Words, b: Words) -> Words:
     return None if a is None or b is None else a + b
 
 
-def _repair(segments: list[tuple[str, Words]]) -> list[tuple[str, Words]]:
-    out: list[tuple[str, Words]] = []
+def _repair(segments: list[Segment]) -> list[Segment]:
+    out: list[Segment] = []
     carry, carry_words = "", []
-    for seg, words in segments:
+    for seg, words, sure in segments:
         seg = carry + seg
         words = _join(carry_words, words)
         carry, carry_words = "", []
@@ -157,45 +190,85 @@ def _repair(segments: list[tuple[str, Words]]) -> list[tuple[str, Words]]:
         if _ABBREV_END.search(seg.strip()) or len(seg.strip()) < 4:
             carry, carry_words = seg, words
             continue
-        out.append((seg, words))
+        out.append((seg, words, sure))
     if carry.strip():
         if out:
-            last, last_words = out[-1]
-            out[-1] = (last + carry, _join(last_words, carry_words))
+            last, last_words, _ = out[-1]
+            out[-1] = (last + carry, _join(last_words, carry_words), 1.0)
         else:
-            out.append((carry, carry_words))
+            out.append((carry, carry_words, 1.0))
     return out
 
 
 def repair_segments(segments: list[str]) -> list[str]:
     """Merge segments cut after an abbreviation or too short to stand alone."""
-    return [seg for seg, _ in _repair([(s, None) for s in segments])]
+    return [seg for seg, _, _ in _repair([(s, None, 1.0) for s in segments])]
 
 
-def sentence_units(text: str) -> list[tuple[int, int, Words]]:
-    """``(start, end, tokens)`` of the sentences of ``text``: tokens are the raw newmm
-    tokens of the sentence where the splitter made them (Thai), else None."""
-    units: list[tuple[int, int, Words]] = []
+def _units(text: str, confident: bool = False) -> list[tuple[int, int, Words, float]]:
+    units: list[tuple[int, int, Words, float]] = []
     pos = 0
     for paragraph in text.split("\n"):
         base = pos
         pos += len(paragraph) + 1
         cursor = 0
-        for seg, words in _repair(_segments(paragraph)):
+        for seg, words, sure in _repair(_segments(paragraph, confident)):
             core = seg.strip()
             at = paragraph.find(core, cursor)
             if at < 0:  # the splitter changed the text; fall back to the running cursor
                 at, words = cursor, None
             end = min(at + len(core), len(paragraph))
             if end > at:
-                units.append((base + at, base + end, words))
+                units.append((base + at, base + end, words, sure))
             cursor = end
+        if units:
+            a, b, words, _ = units[-1]
+            units[-1] = (a, b, words, 1.0)  # a paragraph ends a sentence
     return units
+
+
+def sentence_units(text: str) -> list[tuple[int, int, Words]]:
+    """``(start, end, tokens)`` of the sentences of ``text``: tokens are the raw newmm
+    tokens of the sentence where the splitter made them (Thai), else None."""
+    return [(a, b, words) for a, b, words, _ in _units(text)]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` character spans of the sentences of ``text``, in order."""
-    return [(a, b) for a, b, _ in sentence_units(text)]
+    return [(a, b) for a, b, _, _ in _units(text)]
+
+
+# crfcut cuts Thai text into more sentences than the same text has in English: over
+# XQuAD's 240 parallel paragraphs, 1.42 Thai sentences for every English one (cut by
+# the rule above), most extra cuts falling between the clauses of one sentence
+# ("...ผู้เล่นหลายคนพุ่งเข้าหาลูกบอล" | "วอร์ด แย่งกลับไปได้"). Joining crfcut's
+# sentences across the cuts its CRF is less than 0.65 sure of makes the counts agree
+# (1.00). The answer is still chosen among crfcut's sentences (a whole first sentence
+# of a release, "On <date> <person> attended <the event>", would win who- and
+# when-questions about the event) and then shown as the whole sentence around it,
+# which holds the answer more often: benchmarks/sentence_boundary.py, docs/quality.md.
+# Passages are still packed from crfcut's own sentences.
+ANSWER_BOUNDARY = 0.65
+
+
+def whole_sentences(text: str, boundary: float = ANSWER_BOUNDARY) -> list[list[tuple[int, int]]]:
+    """crfcut's sentences of ``text`` (``sentence_spans``) in groups, one group per
+    whole sentence: a cut whose probability is under ``boundary`` joins the
+    sentences either side of it. One pass of the splitter."""
+    groups: list[list[tuple[int, int]]] = []
+    joined = False
+    for a, b, _, sure in _units(text, confident=True):
+        if joined:
+            groups[-1].append((a, b))
+        else:
+            groups.append([(a, b)])
+        joined = sure < boundary
+    return groups
+
+
+def answer_spans(text: str, boundary: float = ANSWER_BOUNDARY) -> list[tuple[int, int]]:
+    """The spans of ``whole_sentences``: what an answer is shown as."""
+    return [(group[0][0], group[-1][1]) for group in whole_sentences(text, boundary)]
 
 
 def split_sentences(text: str) -> list[str]:

@@ -3,7 +3,14 @@ from __future__ import annotations
 from corpus.models import Document
 from corpus.release import parse_release
 from retrieval.chunking import ChunkingConfig, chunk_document
-from retrieval.text import normalise, sentence_spans, split_sentences, word_tokens
+from retrieval.text import (
+    answer_spans,
+    normalise,
+    sentence_spans,
+    split_sentences,
+    whole_sentences,
+    word_tokens,
+)
 from tests.conftest import sample_file
 
 
@@ -33,6 +40,63 @@ def test_thai_and_english_sentence_spans_point_into_the_text():
     english = [text[a:b] for a, b in spans if text[a:b].isascii()]
     assert english[0] == "Mr. Smith arrived."
     assert english[1].startswith("He met Dr. Lee")
+
+
+def test_english_sentences_end_after_short_words_but_not_after_titles():
+    """A word of four letters or fewer before the full stop used to count as an
+    abbreviation, so "the city." ran on into the next sentence."""
+    text = (
+        "The port lies east of the city. It opened in 1990 and grew. "
+        "Gen. Prayut met Mrs. Lee and Assoc. Prof. Naraporn there. They all spoke with them. "
+        "The U.S. sent Maj.Gen. John W. Smith."
+    )
+    assert split_sentences(text) == [
+        "The port lies east of the city.",
+        "It opened in 1990 and grew.",
+        "Gen. Prayut met Mrs. Lee and Assoc. Prof. Naraporn there.",
+        "They all spoke with them.",
+        "The U.S. sent Maj.Gen. John W. Smith.",
+    ]
+
+
+def test_whole_sentences_join_crfcuts_unsure_cuts():
+    """crfcut cuts the first sentence of release 46681 between its clauses ("... ไซเบอร์
+    | ครั้งที่ 6 (The 6th ASEAN ..."); the whole sentence joins them, and keeps the
+    sentence naming the chair apart."""
+    doc = parse_release(sample_file("46681").read_text(encoding="utf-8"))
+    text = doc.text
+    clauses, groups = sentence_spans(text), whole_sentences(text)
+    assert [span for group in groups for span in group] == clauses
+    assert len(groups) < len(clauses)
+    spans = answer_spans(text)
+    assert spans == [(g[0][0], g[-1][1]) for g in groups]
+    assert all(text[:b].count("\n") == text[:a].count("\n") for a, b in spans)  # one paragraph
+    first = next(g for g in groups if any(text[a:b].startswith("ครั้งที่ 6 (The 6th") for a, b in g))
+    a, b = first[0][0], first[-1][1]
+    assert len(first) > 1 and text[a:b].startswith("เมื่อวันที่ 6 ตุลาคม 2564")
+    teo = next(g for g in groups if any("Josephine Teo" in text[a:b] for a, b in g))
+    assert len(teo) == 1 and text[teo[0][0] : teo[0][1]].endswith("ทำหน้าที่เป็นประธานการประชุมฯ")
+    assert answer_spans(text, boundary=0.0) == clauses  # no cut is under p 0
+    assert len(answer_spans(text, boundary=1.0)) == text.count("\n") + 1  # paragraphs
+
+
+def test_whole_sentences_from_several_threads_are_each_texts_own():
+    """The CRF's end probabilities are read after its labelling, from crfcut's one
+    tagger: threads (a question beside an upload) must not read each other's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [
+        parse_release(sample_file(n).read_text(encoding="utf-8")).text[:1500]
+        for n in ("46681", "46581", "35821")
+    ]
+    alone = {t: (whole_sentences(t), sentence_spans(t)) for t in texts}
+
+    def both(text):
+        return text, (whole_sentences(text), sentence_spans(text))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(both, texts * 20))
+    assert all(got == alone[text] for text, got in results)
 
 
 def test_chunks_respect_the_token_budget_and_overlap_one_sentence():

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from corpus.loader import iter_release_paths, load_path
+from retrieval.text import sentence_spans
 
 
 @pytest.fixture
@@ -32,6 +33,45 @@ def test_passages_carry_source_and_sentence_offsets(searcher):
     s = answer.sentence
     chunk = next(h.chunk for h in answer.hits if h.chunk.chunk_id == s.chunk_id)
     assert chunk.text[s.start : s.end] == s.text
+
+
+@pytest.mark.parametrize(
+    "question", ["How was the 6th AMCC held?", "การประชุม AMCC ครั้งที่ 6 จัดผ่านช่องทางใด"]
+)
+def test_the_answer_is_the_whole_sentence_around_the_clause_chosen(searcher, question):
+    """The clause that answers ("... (The 6th ASEAN Ministerial Conference on
+    Cybersecurity: AMCC) ผ่านระบบการประชุมทางไกล") is shown with the start of its
+    sentence, which crfcut cut off ("เมื่อวันที่ 6 ตุลาคม 2564 นายเนวินธุ์ ...")."""
+    from retrieval.text import answer_spans
+
+    answer = searcher.search(question, k=3)
+    s = answer.sentence
+    chunk = next(h.chunk for h in answer.hits if h.chunk.chunk_id == s.chunk_id)
+    assert chunk.text[s.start : s.end] == s.text
+    assert "ผ่านระบบการประชุมทางไกล" in s.text
+    assert s.text.startswith("เมื่อวันที่ 6 ตุลาคม 2564")
+    assert (s.start, s.end) in answer_spans(chunk.text)
+    assert (s.start, s.end) not in sentence_spans(chunk.text)
+
+
+def test_a_who_question_embeds_only_the_sentences_that_name_a_person(searcher):
+    """Only they can be the answer (answer.choose_sentence), so only they are embedded;
+    the answer is the one the full comparison gives."""
+    from retrieval.answer import sentence_has_type
+
+    searcher._sentence_cache.clear()
+    answer = searcher.search("who chaired the 6th AMCC?", k=5)
+    assert "Josephine Teo" in answer.sentence.text
+    embedded = [t for t in searcher._sentence_cache if t != answer.hits[0].document.title]
+    assert len(embedded) >= 2
+    assert all(sentence_has_type("person", t) for t in embedded)
+    candidates = [
+        hit.chunk.text[a:b]
+        for hit in answer.hits[: searcher.config.answer_passages]
+        if hit.document.doc_id == answer.hits[0].document.doc_id
+        for a, b in sentence_spans(hit.chunk.text)
+    ]
+    assert len(candidates) > len(embedded)
 
 
 def test_lexical_weight_trusts_bm25_for_thai_not_for_english_over_thai(searcher):
