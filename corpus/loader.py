@@ -60,7 +60,11 @@ def load_bytes(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         raise UnsupportedDocument(
             f"{name} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
         )
-    return parse_release(decode_bytes(data, name), source_path=name)
+    text = decode_bytes(data, name)
+    try:
+        return parse_release(text, source_path=name)
+    except UnsupportedDocument as exc:  # name the file: `corpus add DIR` may skip hundreds
+        raise UnsupportedDocument(f"{name}: {exc}") from None
 
 
 def load_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:

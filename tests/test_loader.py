@@ -24,8 +24,18 @@ GOOD = "รัฐบาลไทย-ข่าวทดสอบ\n\nวันพ�
     ],
 )
 def test_bad_bytes_get_one_clear_error(data, message):
-    with pytest.raises(UnsupportedDocument, match=message):
+    with pytest.raises(UnsupportedDocument, match=message) as caught:
         load_bytes(data, "upload.txt")
+    assert str(caught.value).startswith("upload.txt")  # which of many files it was
+
+
+def test_a_release_with_a_title_and_no_text_is_named_in_its_error(tmp_path):
+    path = tmp_path / "2021" / "title-only.txt"
+    path.parent.mkdir()
+    path.write_text("รัฐบาลไทย-ข่าวทดสอบ\n\nวันพุธที่ 6 ตุลาคม 2564\nข่าวทดสอบ\n", encoding="utf-8")
+    with pytest.raises(UnsupportedDocument) as caught:
+        load_path(path)
+    assert str(caught.value) == f"{path}: the document has a title but no text"
 
 
 def test_utf16_and_utf8_bom_are_accepted():
