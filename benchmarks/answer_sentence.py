@@ -42,6 +42,14 @@ def coverage_weight(terms: list[str], df: Counter, n: int) -> float:
     return max(0.0, (known / total - 0.7) / 0.3) if total else 0.0
 
 
+def weighted_overlap(question: str, sentence_terms: list[set[str]], df: Counter, n: int):
+    """The product's word-overlap term for each sentence (``OVERLAP_WEIGHT`` x coverage
+    x share of the question's IDF mass), with document frequencies over ``n`` sentences."""
+    terms = [t for t in word_tokens(normalise_query(question)) if t not in _EN_STOP]
+    idf = {t: math.log(1 + n / df[t]) if df[t] else math.log(1 + n) for t in dict.fromkeys(terms)}
+    return OVERLAP_WEIGHT * coverage_weight(terms, df, n) * overlap_scores(idf, sentence_terms)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, default=400, help="questions sampled (0: all)")
@@ -75,14 +83,8 @@ def main() -> None:
             sents, vecs, title = para_cache[doc.doc_id]
             q = embedder.embed_queries([item.question])[0]
             topics = np.repeat(title[None, :], len(sents), axis=0)
-            terms = [t for t in word_tokens(normalise_query(item.question)) if t not in _EN_STOP]
-            idf = {t: math.log(1 + n_sentences / df[t]) if df[t] else math.log(1 + n_sentences)
-                   for t in dict.fromkeys(terms)}  # fmt: skip
-            overlap = (
-                OVERLAP_WEIGHT
-                * coverage_weight(terms, df, n_sentences)
-                * overlap_scores(idf, [sentence_terms.get(x) or set(word_tokens(x)) for x in sents])
-            )
+            terms = [sentence_terms.get(x) or set(word_tokens(x)) for x in sents]
+            overlap = weighted_overlap(item.question, terms, df, n_sentences)
             for name, v in VARIANTS.items():
                 best, _ = choose_sentence(
                     item.question, q, sents, vecs, topics if v["residual"] else None,

@@ -17,24 +17,21 @@ shows the whole sentence (p >= ANSWER_BOUNDARY) around the one chosen.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import statistics
 from collections import Counter
 
 import numpy as np
-from answer_sentence import coverage_weight
+from answer_sentence import weighted_overlap
 from common import SHARED, write_result
 
 from bot.settings import load_settings
-from retrieval.answer import OVERLAP_WEIGHT, choose_sentence, overlap_scores
+from retrieval.answer import choose_sentence
 from retrieval.embedder import Embedder
 from retrieval.evaluate import load_squad
-from retrieval.search import _EN_STOP
 from retrieval.text import (
     ANSWER_BOUNDARY,
     answer_spans,
-    normalise_query,
     sentence_spans,
     word_tokens,
 )
@@ -133,15 +130,7 @@ def main() -> None:
                 sents = units[item.gold_doc]
                 vecs = embed(sents)
                 topics = np.repeat(titles[item.gold_doc][None, :], len(sents), axis=0)
-                words = word_tokens(normalise_query(item.question))
-                terms = [t for t in words if t not in _EN_STOP]
-                idf = {t: math.log(1 + n / df[t]) if df[t] else math.log(1 + n)
-                       for t in dict.fromkeys(terms)}  # fmt: skip
-                overlap = (
-                    OVERLAP_WEIGHT
-                    * coverage_weight(terms, df, n)
-                    * overlap_scores(idf, [terms_of[s] for s in sents])
-                )
+                overlap = weighted_overlap(item.question, [terms_of[s] for s in sents], df, n)
                 best, _ = choose_sentence(item.question, qvec, sents, vecs, topics, overlap=overlap)
                 a, b = spans[item.gold_doc][best]
                 if shown:

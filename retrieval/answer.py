@@ -67,6 +67,14 @@ def sentence_has_type(kind: str | None, sentence: str) -> bool:
     return bool(kind) and bool(_SENTENCE_TYPES[kind].search(sentence))
 
 
+def may_answer(question: str, texts: list[str]) -> list[bool]:
+    """Which sentences may answer: for a who / when / how-many question, those that
+    name a person / a date / a number, when any does; else all."""
+    kind = question_type(question)
+    typed = [sentence_has_type(kind, t) for t in texts]
+    return typed if any(typed) else [True] * len(texts)
+
+
 def topic_residual_scores(
     query: np.ndarray, sentences: np.ndarray, topics: np.ndarray
 ) -> np.ndarray:
@@ -114,9 +122,7 @@ def choose_sentence(
         scores = topic_residual_scores(query, sentences, topics)
     if overlap is not None:
         scores = scores + overlap
-    kind = question_type(question) if answer_types else None
-    typed = np.array([sentence_has_type(kind, t) for t in texts])
-    if kind and typed.any():
-        scores = np.where(typed, scores, -np.inf)
+    if answer_types:
+        scores = np.where(may_answer(question, texts), scores, -np.inf)
     best = int(np.argmax(scores))
     return best, float(scores[best])

@@ -14,9 +14,8 @@ from corpus.store import Store
 from retrieval.answer import (
     OVERLAP_WEIGHT,
     choose_sentence,
+    may_answer,
     overlap_scores,
-    question_type,
-    sentence_has_type,
 )
 from retrieval.embedder import Embedder
 from retrieval.text import (
@@ -372,13 +371,13 @@ class Searcher:
             for group in whole_sentences(hit.chunk.text)
             for a, b in group
         ]
-        kind = question_type(question)
-        typed = [sentence_has_type(kind, h.chunk.text[a:b]) for h, a, b, _, _ in candidates]
-        if any(typed):  # only these can win (answer.choose_sentence): embed no others
-            candidates = [c for c, t in zip(candidates, typed, strict=True) if t]
+        texts = [hit.chunk.text[a:b] for hit, a, b, _, _ in candidates]
+        # only the sentences that may answer can win: embed no others
+        keep = may_answer(question, texts)
+        candidates = [c for c, k in zip(candidates, keep, strict=True) if k]
+        texts = [t for t, k in zip(texts, keep, strict=True) if k]
         if not candidates:
             return None
-        texts = [hit.chunk.text[a:b] for hit, a, b, _, _ in candidates]
         vecs = self._passage_vectors([*texts, top.title])
         topics = np.repeat(vecs[-1:], len(texts), axis=0)
         overlap = None
@@ -389,7 +388,9 @@ class Searcher:
                 * coverage_weight
                 * overlap_scores(self.term_weights(terms, counts), sentence_terms)
             )
-        best, score = choose_sentence(question, qvec, texts, vecs[:-1], topics, overlap=overlap)
+        best, score = choose_sentence(
+            question, qvec, texts, vecs[:-1], topics, answer_types=False, overlap=overlap
+        )  # the candidates are already those that may answer
         hit, _, _, a, b = candidates[best]
         return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id, a, b, score)
 
