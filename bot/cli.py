@@ -301,6 +301,7 @@ def corpus() -> None:
 @corpus.command("add")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable files instead of stopping.")
+@device_option
 @click.pass_context
 @handle_errors
 def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> None:
@@ -313,12 +314,15 @@ def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> No
     Examples:
       prakat corpus add corpus/sample
       prakat corpus add release-46681.txt other.md
+      prakat corpus add --skip-bad --device cuda thaigov/data
     """
     from corpus.loader import load_releases
     from corpus.models import UnsupportedDocument
 
     rt = runtime(ctx)
-    docs, errors = load_releases(list(paths), max_bytes=rt.settings.max_file_bytes)
+    docs, errors = load_releases(
+        list(paths), max_bytes=rt.settings.max_file_bytes, workers=os.cpu_count() or 1
+    )
     for message in errors:
         click.echo(f"{'Skipped' if skip_bad else 'Error'}: {message}", err=True)
     if errors and not skip_bad:

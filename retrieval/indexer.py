@@ -8,10 +8,12 @@ what is missing, and writes a fresh index aside before renaming it into place.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,13 +26,20 @@ from corpus.models import Chunk, Document, StoreLocked
 from corpus.store import Store, document_hash
 from retrieval.chunking import ChunkingConfig, chunk_document_words, chunk_header
 from retrieval.embed_cache import EmbeddingCache
-from retrieval.embedder import Embedder
+from retrieval.embedder import Embedder, embed_key, token_counter
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from retrieval.text import word_tokens
 from retrieval.vector_index import IndexConfig, VectorIndex, fsync_dir
 
 # (stage, how many more items are done, total items in the stage)
 ProgressFn = Callable[[str, int, int], None]
+
+# Committing a batch writes the whole index, so its cost grows with the corpus; batches
+# grow to keep it near this share of the time (see ``next_batch_size``).
+COMMIT_SHARE = 0.05
+# Fewer documents than this are chunked in a thread even where processes are configured:
+# starting the processes (each imports pythainlp) would cost more than it saves.
+MIN_DOCS_FOR_PROCESSES = 32
 
 
 def _no_progress(stage: str, advance: int, total: int) -> None:
@@ -72,6 +81,54 @@ def embed_text(doc: Document, chunk_text: str) -> str:
     return f"{chunk_header(doc)}\n{chunk_text}"
 
 
+def prepare_document(
+    doc: Document, count: Callable[[Sequence[str]], list[int]], chunking: ChunkingConfig,
+    signature: str,
+) -> PreparedDocument:  # fmt: skip
+    """Chunk ``doc``: its passages, what the model embeds of each, their cache keys under
+    the embedder ``signature``, and their BM25 words."""
+    chunks, words = chunk_document_words(doc, count, chunking)
+    texts = [embed_text(doc, c.text) for c in chunks]
+    title_tokens = " ".join(word_tokens(doc.title))
+    tokens = [f"{title_tokens} {' '.join(w)}" for w in words]
+    keys = [embed_key(signature, t) for t in texts]
+    return PreparedDocument(doc, chunks, texts, keys, tokens)
+
+
+def next_batch_size(done: int, work_seconds: float, commit_seconds: float, minimum: int) -> int:
+    """Documents in the next batch of ``add_documents``, from the last batch: ``done``
+    documents took ``work_seconds`` to chunk and embed and ``commit_seconds`` to commit.
+    At least ``minimum``; more once a commit would otherwise take over ``COMMIT_SHARE``
+    of the time (it writes the whole index: about 0.9 GB at the archive's 590,000
+    passages), so committing stays a small, fixed share however large the corpus. At
+    most twice ``done``: one slow commit (the index turning into a graph, say) must not
+    make a batch so large that an interruption loses much."""
+    if done <= 0 or work_seconds <= 0 or commit_seconds <= 0:
+        return minimum
+    wanted = commit_seconds / COMMIT_SHARE / (work_seconds / done)
+    return max(minimum, min(int(wanted), 2 * done))
+
+
+# -- chunking in worker processes ---------------------------------------------------
+
+_worker_state: tuple | None = None
+
+
+def _start_worker(tokenizer_json: str, chunking: ChunkingConfig, signature: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # One thread each: the tokenizer's own thread pool, in every worker, put several
+    # threads per core and left the GPU idle most of the time (docs/performance.md).
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    os.environ["RAYON_NUM_THREADS"] = "1"
+    global _worker_state
+    _worker_state = (token_counter(tokenizer_json), chunking, signature)
+
+
+def _prepare_in_worker(doc: Document) -> PreparedDocument:
+    count, chunking, signature = _worker_state
+    return prepare_document(doc, count, chunking, signature)
+
+
 class Indexer:
     """Writes to the corpus and keeps the index consistent with it."""
 
@@ -90,6 +147,8 @@ class Indexer:
         self.embedder = embedder
         self.index_path = Path(index_path)
         self.chunking = chunking or ChunkingConfig()
+        self._processes: ProcessPoolExecutor | None = None
+        self._keep_processes = False
 
     @property
     def chunk_sig(self) -> str:
@@ -101,12 +160,51 @@ class Indexer:
         return self.store.document_state(doc.doc_id) != (document_hash(doc), self.chunk_sig)
 
     def prepare(self, doc: Document) -> PreparedDocument:
-        chunks, words = chunk_document_words(doc, self.embedder.count_tokens, self.chunking)
-        texts = [embed_text(doc, c.text) for c in chunks]
-        title_tokens = " ".join(word_tokens(doc.title))
-        tokens = [f"{title_tokens} {' '.join(w)}" for w in words]
-        keys = [self.embedder.embed_key(t) for t in texts]
-        return PreparedDocument(doc, chunks, texts, keys, tokens)
+        return prepare_document(doc, self.embedder.count_tokens, self.chunking,
+                                self.embedder.signature)  # fmt: skip
+
+    def chunk_processes(self) -> int:
+        """How many processes chunk beside the encoder (0: one thread in this process).
+        ``chunking.workers``, or for 0 (auto): none when the model runs on the CPU, whose
+        cores it uses; all cores but this process's one when it runs on a GPU."""
+        if self.chunking.workers:
+            return self.chunking.workers
+        if not self.embedder.load().device.startswith("cuda"):
+            return 0
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        return max(0, (cores or 1) - 1)
+
+    @contextmanager
+    def _chunk_processes(self) -> Iterator[None]:
+        """Inside, worker processes started for one batch are kept for the next."""
+        self._keep_processes = True
+        try:
+            yield
+        finally:
+            self._keep_processes = False
+            self._stop_processes()
+
+    def _process_pool(self, n_docs: int) -> ProcessPoolExecutor | None:
+        if self._processes is not None:
+            return self._processes
+        if n_docs < MIN_DOCS_FOR_PROCESSES:
+            return None
+        workers = self.chunk_processes()
+        tokenizer = self.embedder.counter_json() if workers else None
+        if tokenizer is None:  # a slow tokenizer cannot travel: chunk in a thread
+            return None
+        self._processes = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),  # never fork a CUDA process
+            initializer=_start_worker,
+            initargs=(tokenizer, self.chunking, self.embedder.signature),
+        )
+        return self._processes
+
+    def _stop_processes(self) -> None:
+        if self._processes is not None:
+            self._processes.shutdown(wait=True, cancel_futures=True)
+            self._processes = None
 
     @property
     def _embed_step(self) -> int:
@@ -148,17 +246,30 @@ class Indexer:
     ) -> list[AddResult]:
         """Add or replace documents; the index is updated in place, not rebuilt.
 
-        Work goes in batches of ``batch`` documents: each batch's rows and the index
-        that holds their vectors are committed together (see ``_commit``), so an
-        interruption keeps every finished batch and loses nothing else.
+        Work goes in batches of at least ``batch`` documents: each batch's rows and the
+        index that holds their vectors are committed together (see ``_commit``), so an
+        interruption keeps every finished batch and loses nothing else. Batches grow
+        as the index does, so that writing it stays a small share of the time
+        (``next_batch_size``); vectors are cached as they are made in any case.
         """
         results: list[AddResult] = []
         docs = list(docs)
-        for start in range(0, len(docs), batch):
-            results += self._add_batch(docs[start : start + batch], len(docs), progress)
+        start, size = 0, batch
+        with self._chunk_processes():
+            while start < len(docs):
+                part = docs[start : start + size]
+                started = time.perf_counter()
+                done, commit_seconds = self._add_batch(part, len(docs), progress)
+                results += done
+                work = time.perf_counter() - started - commit_seconds
+                size = next_batch_size(len(part), work, commit_seconds, batch)
+                start += len(part)
         return results
 
-    def _add_batch(self, docs: list[Document], total: int, progress: ProgressFn) -> list[AddResult]:
+    def _add_batch(
+        self, docs: list[Document], total: int, progress: ProgressFn
+    ) -> tuple[list[AddResult], float]:
+        """Add one batch; returns its results and the seconds its commit took."""
         results: list[AddResult] = []
         work = []
         for doc in docs:
@@ -170,7 +281,8 @@ class Indexer:
                 progress("chunk", 1, total)
         pending, _ = self._prepare_and_embed(work, total, progress)
         if not pending:
-            return results
+            return results, 0.0
+        started = time.perf_counter()
         with self._commit(progress) as index:
             for p in pending:
                 put = self.store.put_document(
@@ -184,14 +296,15 @@ class Indexer:
                 results.append(
                     AddResult(p.doc.doc_id, p.doc.title, p.doc.date, put.status, len(put.chunks))
                 )
-        return results
+        return results, time.perf_counter() - started
 
     def _prepare_and_embed(
         self, docs: list[Document], total: int, progress: ProgressFn
     ) -> tuple[list[PreparedDocument], tuple[int, int, float]]:
-        """Chunk ``docs`` in a worker thread while the model embeds the passages chunked
-        so far (the cache commits them as it goes). Chunking is single-threaded Python
-        (crfcut, newmm); the model's kernels release the GIL, so the two overlap."""
+        """Chunk ``docs`` while the model embeds the passages chunked so far (the cache
+        commits them as it goes). Chunking is single-threaded Python (crfcut, newmm):
+        beside a CPU encoder it runs in one thread (the model's kernels release the GIL,
+        so the two overlap); beside a GPU, in worker processes (``chunk_processes``)."""
         prepared: list[PreparedDocument] = []
         keys: list[str] = []
         texts: list[str] = []
@@ -210,10 +323,15 @@ class Indexer:
             keys.clear()
             texts.clear()
 
-        pool = ThreadPoolExecutor(1, thread_name_prefix="prakat-chunk")
+        processes = self._process_pool(len(docs)) if docs else None
+        thread = None
+        if processes is not None:
+            results = processes.map(_prepare_in_worker, docs, chunksize=4)
+        else:
+            thread = ThreadPoolExecutor(1, thread_name_prefix="prakat-chunk")
+            results = (f.result() for f in [thread.submit(self.prepare, doc) for doc in docs])
         try:
-            for future in [pool.submit(self.prepare, doc) for doc in docs]:
-                p = future.result()
+            for p in results:
                 prepared.append(p)
                 progress("chunk", 1, total)
                 keys += p.embed_keys
@@ -222,7 +340,10 @@ class Indexer:
                     embed()
             embed()
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if thread is not None:
+                thread.shutdown(wait=True, cancel_futures=True)
+            if not self._keep_processes:
+                self._stop_processes()
         return prepared, (stats[0], stats[1], stats[2])
 
     def remove_document(self, doc_id: str) -> int:
@@ -252,6 +373,8 @@ class Indexer:
                 yield index
                 if index is None:  # no usable index: a fresh one from the cache, rows as now
                     index = self._index_from_store(progress)
+                else:  # grown past (or shrunk below) index.auto_threshold: change kind
+                    index = index.retyped()
                 self._save(index, pending)
                 failpoint("before-commit")
         except BaseException:
@@ -378,9 +501,10 @@ class Indexer:
         docs = [self.store.get_document(doc_id) for doc_id in stale]
         # re-chunked passages are embedded as chunking goes; then any stored passage
         # whose vector the cache lacks (a deleted or foreign cache)
-        prepared, (embedded, tokens, embed_seconds) = self._prepare_and_embed(
-            docs, len(stale), progress
-        )
+        with self._chunk_processes():
+            prepared, (embedded, tokens, embed_seconds) = self._prepare_and_embed(
+                docs, len(stale), progress
+            )
         stages["chunk+embed"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -16,7 +16,7 @@ import os
 import shutil
 import struct
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,8 @@ class E5File:
     scores: np.ndarray
     special: dict[str, int]
     tensors: dict[str, np.ndarray]
+    # name -> (dtype, values, byte offset in the file, bytes), as stored
+    directory: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
 
 def bundled_model_file() -> Path:
@@ -165,7 +167,7 @@ def read_e5_file(path: Path) -> E5File:
         "vocab": VOC, "positions": MAXP, "type_vocab": TVS, "eps": eps,
     }  # fmt: skip
     special = {"bos": bos, "eos": eos, "pad": pad, "unk": unk, "mask": n_pieces - 1}
-    return E5File(config, pieces, scores, special, t)
+    return E5File(config, pieces, scores, special, t, directory)
 
 
 def _build_tokenizer(e5: E5File):

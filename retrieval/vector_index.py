@@ -139,6 +139,18 @@ class VectorIndex:
         self.index.add_with_ids(vectors, have[keep])
         return int((~keep).sum())
 
+    def retyped(self) -> VectorIndex:
+        """This index, or the same vectors in the kind its config gives for their number
+        (an index grown past ``auto_threshold`` by adding becomes hnsw)."""
+        kind = self.config.kind_for(len(self))
+        if kind == self.kind or self.kind == "ivf" or len(self) == 0:
+            return self
+        ids = self.ids()
+        vectors = self.index.index.reconstruct_n(0, len(ids))
+        fresh = VectorIndex(self.dim, self.model, kind, self.config)
+        fresh.add(ids, vectors)
+        return fresh
+
     def ids(self) -> np.ndarray:
         if self.index is None:
             return np.zeros(0, np.int64)

@@ -202,3 +202,17 @@ def test_index_check_finds_and_repairs_every_kind_of_damage(env, amcc_dir, tmp_p
     assert listed["47004"]["chunks"] > 0  # re-chunked from its stored text
     asked = json.loads(run(env, "ask", "who chaired the 6th AMCC?", "--json").output)
     assert "Josephine Teo" in asked["answer"]["text"]
+
+
+def test_device_cuda_without_a_gpu_is_one_line_and_changes_nothing(env, amcc_dir):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    result = CliRunner().invoke(cli, ["corpus", "add", "--device", "cuda", str(amcc_dir)], env=env)
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: embedding device 'cuda' asked for, but torch {torch.__version__} sees no "
+        "CUDA GPU here; use --device cpu or auto"
+    )
+    assert json.loads(run(env, "corpus", "list", "--json").output) == []

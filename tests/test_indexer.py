@@ -102,3 +102,96 @@ def test_chunking_change_rechunks_on_rebuild(runtime_factory, amcc_dir, tmp_path
     assert rt.store.counts()[1] > before
     assert len(VectorIndex.load(rt.settings.index_path)[0]) == rt.store.counts()[1]
     shutil.rmtree(tmp_path / "data")
+
+
+def test_chunking_in_processes_gives_the_rows_a_thread_gives(runtime_factory, amcc_dir,
+                                                             tmp_path, monkeypatch):  # fmt: skip
+    """Beside a GPU, releases are chunked in worker processes (spawned, each with its own
+    copy of the counting tokenizer); the rows must be exactly those of one thread, and
+    the workers started for the first batch serve the next ones."""
+    from dataclasses import replace
+
+    import retrieval.indexer as indexer_module
+    from retrieval.indexer import Indexer
+
+    def rows(rt):  # passages, their cache keys and their BM25 words, by release
+        out = []
+        for doc_id in sorted(rt.store.doc_ids()):
+            for c in rt.store.chunks_of(doc_id):
+                (words,) = rt.store.db.execute(
+                    "SELECT tokens FROM chunks_fts WHERE rowid = ?", (c.chunk.chunk_id,)
+                ).fetchone()
+                out.append((doc_id, c.chunk.position, c.chunk.text, c.chunk.start,
+                            c.embed_key, words))  # fmt: skip
+        return out
+
+    threaded = runtime_factory(tmp_path / "threaded")
+    threaded.indexer.add_documents(load_all(amcc_dir))
+
+    monkeypatch.setattr(indexer_module, "MIN_DOCS_FOR_PROCESSES", 1)
+    rt = runtime_factory(tmp_path / "processes")
+    indexer = Indexer(rt.store, rt.cache, rt.embedder, rt.settings.index_path,
+                      replace(rt.settings.chunking, workers=2))  # fmt: skip
+    assert indexer.chunk_processes() == 2
+    pools = []
+    start_pool = indexer._process_pool
+
+    def counting_pool(n_docs):
+        pool = start_pool(n_docs)
+        if pool is not None and pool not in pools:
+            pools.append(pool)
+        return pool
+
+    monkeypatch.setattr(indexer, "_process_pool", counting_pool)
+    results = indexer.add_documents(load_all(amcc_dir), batch=3)  # three batches
+    assert [r.status for r in results] == ["added"] * len(TEST_IDS)
+    assert len(pools) == 1 and indexer._processes is None  # one pool, stopped at the end
+    assert len(rows(rt)) > len(TEST_IDS) and rows(rt) == rows(threaded)
+    index, meta = rt.load_index()
+    assert len(index) == rt.store.counts()[1] and meta["fingerprint"] == rt.store.fingerprint()
+
+
+def test_auto_chunks_in_a_thread_beside_a_cpu_encoder(runtime_factory):
+    rt = runtime_factory()
+    assert rt.embedder.device == "cpu" and rt.settings.chunking.workers == 0
+    assert rt.indexer.chunk_processes() == 0
+    assert rt.indexer._process_pool(10_000) is None
+
+
+def test_batches_grow_once_committing_costs_more_than_its_share():
+    from retrieval.indexer import COMMIT_SHARE, next_batch_size
+
+    assert next_batch_size(0, 0.0, 0.0, 500) == 500  # nothing measured yet
+    assert next_batch_size(500, 100.0, 0.0, 500) == 500  # nothing was committed
+    assert next_batch_size(500, 100.0, 1.0, 500) == 500  # commit 1% of the work: keep
+    # commit 10 s after 100 s of work for 500 documents: 0.2 s a document, so the
+    # commit is 5% of 1,000 documents' work
+    assert next_batch_size(500, 100.0, 10.0, 500) == round(10.0 / COMMIT_SHARE / 0.2) == 1000
+    assert next_batch_size(1000, 100.0, 10.0, 500) == 2000
+    assert next_batch_size(500, 10.0, 100.0, 500) == 1000  # one slow commit: at most double
+
+
+def test_an_index_grown_past_the_threshold_by_adding_becomes_hnsw(runtime_factory, amcc_dir):
+    from dataclasses import replace
+
+    from retrieval.indexer import Indexer
+
+    rt = runtime_factory()
+    docs = load_all(amcc_dir)
+    small_threshold = replace(rt.settings.index, auto_threshold=25)
+    indexer = Indexer(rt.store, rt.cache, rt.embedder, rt.settings.index_path,
+                      rt.settings.chunking, small_threshold)  # fmt: skip
+    indexer.add_documents(docs[:2])
+    small, meta = rt.load_index()
+    assert len(small) < 25 and meta["kind"] == "flat"
+    indexer.add_documents(docs[2:])
+    grown, meta = rt.load_index()
+    assert len(grown) >= 25 and meta["kind"] == "hnsw"
+    assert len(grown) == rt.store.counts()[1] and meta["fingerprint"] == rt.store.fingerprint()
+    for doc_id in ("46681", "60666"):  # the vectors carried over are the cached ones
+        for c in rt.store.chunks_of(doc_id):
+            assert np.allclose(grown.vector(c.chunk.chunk_id), rt.cache.get([c.embed_key])[0])
+    indexer.remove_document("46681")  # and shrunk below it, flat again
+    while len(rt.load_index()[0]) >= 25:
+        indexer.remove_document(rt.store.doc_ids()[0])
+    assert rt.load_index()[1]["kind"] == "flat"

@@ -67,3 +67,25 @@ def test_folders_are_walked_for_txt_and_md(tmp_path):
     (tmp_path / "skip.json").write_text("{}")
     names = [p.name for p in iter_release_paths([tmp_path])]
     assert names == ["one.txt", "two.md"]
+
+
+def test_many_files_read_in_processes_give_what_one_process_gives(tmp_path):
+    import shutil
+
+    from corpus.loader import MIN_FILES_FOR_PROCESSES, load_releases
+    from tests.conftest import SAMPLE, sample_file
+
+    folder = tmp_path / "releases"
+    shutil.copytree(SAMPLE, folder)
+    (folder / "zz_bad.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (folder / "zz_again_46681.txt").write_text(  # a later file with the same id wins
+        sample_file("46681").read_text(encoding="utf-8").replace("Josephine Teo", "J. Teo"),
+        encoding="utf-8",
+    )
+    assert len(list(folder.glob("*.txt"))) >= MIN_FILES_FOR_PROCESSES
+    one = load_releases([folder], workers=1)
+    two = load_releases([folder], workers=2)
+    assert one == two
+    docs, errors = two
+    assert len(docs) >= 248 and "J. Teo" in docs["46681"].text
+    assert errors == [f"{folder / 'zz_bad.txt'} is a PNG image, not a text release"]
