@@ -75,7 +75,7 @@ class OnnxInt8:
         options.intra_op_num_threads = torch.get_num_threads()
         self.session = ort.InferenceSession(str(folder / "int8.onnx"), options,
                                             providers=["CPUExecutionProvider"])  # fmt: skip
-        self.batch_size = embedder.config.batch_size
+        self.batch_size = embedder.batch_size
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), 384), np.float32)
@@ -167,7 +167,7 @@ def main() -> None:
         "device": args.device,
         "passages": len(texts),
         "tokens": tokens,
-        "batch_size": config.batch_size,
+        "batch_size": config.batch_size or "auto",
         "repeats": args.repeats,
         "precisions": {
             p: {

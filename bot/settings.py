@@ -168,6 +168,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError("embedding.precision int8 needs embedding.backend openvino or auto")
     if embedding.device not in ("cpu", "cuda", "auto") and not embedding.device.startswith("cuda:"):
         raise SettingsError("embedding.device must be cpu, cuda, cuda:N or auto")
+    if embedding.batch_size < 0:
+        raise SettingsError("embedding.batch_size must be 0 (auto) or a number of passages")
     if chunking.workers < 0:
         raise SettingsError("chunking.workers must be 0 (auto) or a number of processes")
     if chunking.max_tokens < 16 or chunking.max_tokens > embedding.max_seq_length - 16:

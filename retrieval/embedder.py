@@ -109,7 +109,7 @@ class EmbedderConfig:
     model: str = DEFAULT_MODEL  # hub id or local path
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
-    batch_size: int = 16
+    batch_size: int = 0  # passages per forward pass; 0 = auto (see Embedder.batch_size)
     device: str = "cpu"  # cpu, cuda, or auto
     precision: str = "auto"  # auto, fp32, bf16, int8 (auto: int8 under OpenVINO, else bf16
     #                          where the processor has it)
@@ -234,6 +234,14 @@ class Embedder:
         return fallback
 
     @property
+    def batch_size(self) -> int:
+        """Passages per forward pass: ``embedding.batch_size``, or for 0 (auto) 16 on a
+        CPU and 256 on a GPU, where 16 would leave it mostly idle (docs/performance.md)."""
+        if self.config.batch_size > 0:
+            return self.config.batch_size
+        return 256 if self.load().device.startswith("cuda") else 16
+
+    @property
     def model(self):
         if self._model is None:
             self.load()
@@ -307,7 +315,7 @@ class Embedder:
         out = np.zeros((len(texts), dim), np.float32)
         # Sort by length so each batch pads little; report progress per batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        bs = max(1, self.config.batch_size)
+        bs = self.batch_size
         for b in range(0, len(order), bs):
             idx = order[b : b + bs]
             with self._autocast():

@@ -209,7 +209,7 @@ class Indexer:
     @property
     def _embed_step(self) -> int:
         """Passages embedded between cache commits (an interruption loses at most these)."""
-        return max(self.embedder.config.batch_size * 8, 8)
+        return self.embedder.batch_size * 8
 
     def _embed_missing(
         self,

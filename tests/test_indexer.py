@@ -195,3 +195,19 @@ def test_an_index_grown_past_the_threshold_by_adding_becomes_hnsw(runtime_factor
     while len(rt.load_index()[0]) >= 25:
         indexer.remove_document(rt.store.doc_ids()[0])
     assert rt.load_index()[1]["kind"] == "flat"
+
+
+def test_batch_size_auto_is_16_on_a_cpu_and_a_set_size_is_kept(embedder, tmp_path):
+    from dataclasses import replace
+
+    from bot.settings import SettingsError, load_settings
+    from retrieval.embedder import Embedder
+
+    assert embedder.config.batch_size == 0 and embedder.device == "cpu"
+    assert embedder.batch_size == 16
+    fixed = Embedder(replace(embedder.config, batch_size=4))
+    assert fixed.batch_size == 4 and fixed._model is None  # no model load to know it
+    bad = tmp_path / "config.yaml"
+    bad.write_text("embedding:\n  batch_size: -1\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="batch_size must be 0"):
+        load_settings(bad, env={})
