@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -83,21 +84,27 @@ def embed_key(signature: str, text: str) -> str:
     return hashlib.sha256(f"{signature}\x00{text}".encode()).hexdigest()
 
 
-def token_counter(tokenizer_json: str) -> Callable[[Sequence[str]], list[int]]:
-    """``Embedder.count_tokens`` from a serialised tokenizer (``counter_json``), for a
-    process that does not load the model."""
+def _counting_tokenizer(tokenizer_json: str):
+    """A Rust tokenizer from its JSON, for counting only: no truncation, no padding."""
     from tokenizers import Tokenizer
 
     counter = Tokenizer.from_str(tokenizer_json)
     counter.no_truncation()
     counter.no_padding()
+    return counter
 
-    def count(texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        return [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=False)]
 
-    return count
+def _count_with(counter, texts: Sequence[str]) -> list[int]:
+    """Model tokens of each text, without special tokens."""
+    if not texts:
+        return []
+    return [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def token_counter(tokenizer_json: str) -> Callable[[Sequence[str]], list[int]]:
+    """``Embedder.count_tokens`` from a serialised tokenizer (``counter_json``), for a
+    process that does not load the model."""
+    return functools.partial(_count_with, _counting_tokenizer(tokenizer_json))
 
 
 class ModelNotAvailable(Exception):
@@ -264,7 +271,7 @@ class Embedder:
         if counter is None:  # a slow (Python) tokenizer: no separate copy to count with
             enc = self.model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
             return [len(ids) for ids in enc]
-        return [len(e.ids) for e in counter.encode_batch(list(texts), add_special_tokens=False)]
+        return _count_with(counter, texts)
 
     def counter_json(self) -> str | None:
         """The counting tokenizer serialised (for ``token_counter`` in another process);
@@ -283,12 +290,7 @@ class Embedder:
                 backend = getattr(self.model.tokenizer, "backend_tokenizer", None)
                 if backend is None:
                     return None
-                from tokenizers import Tokenizer
-
-                counter = Tokenizer.from_str(backend.to_str())
-                counter.no_truncation()
-                counter.no_padding()
-                self._count_tokenizer = counter
+                self._count_tokenizer = _counting_tokenizer(backend.to_str())
             return self._count_tokenizer
 
     def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:

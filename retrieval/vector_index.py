@@ -134,7 +134,7 @@ class VectorIndex:
         keep = ~np.isin(have, ids)
         if keep.all():
             return 0
-        vectors = self.index.index.reconstruct_n(0, len(have))[keep]
+        vectors = self._vectors(len(have))[keep]
         self.index = faiss.IndexIDMap2(self._new_hnsw())
         self.index.add_with_ids(vectors, have[keep])
         return int((~keep).sum())
@@ -146,10 +146,14 @@ class VectorIndex:
         if kind == self.kind or self.kind == "ivf" or len(self) == 0:
             return self
         ids = self.ids()
-        vectors = self.index.index.reconstruct_n(0, len(ids))
+        vectors = self._vectors(len(ids))
         fresh = VectorIndex(self.dim, self.model, kind, self.config)
         fresh.add(ids, vectors)
         return fresh
+
+    def _vectors(self, n: int) -> np.ndarray:
+        """The first ``n`` stored vectors, in the order of ``ids()`` (flat and hnsw)."""
+        return self.index.index.reconstruct_n(0, n)
 
     def ids(self) -> np.ndarray:
         if self.index is None:
