@@ -2,6 +2,7 @@
 
     python benchmarks/scale.py prepare        # data/bench: 5,000 real releases + the sample
     python benchmarks/scale.py run [--sizes 1000,10000,100000,1000000]
+    python benchmarks/scale.py corpus --config data/archive/config.yaml   # a real index
 
 `prepare` adds 5,000 releases from ../shared/data/thaigov (benchmarks/thaigov_sample.py)
 and the bundled sample to a corpus in data/bench (about 48k passages; vectors come
@@ -18,6 +19,10 @@ vectors (each a normalised mix of two real vectors plus noise, so they sit in th
 same narrow cone as e5's), whose ids have no rows: FAISS searches all of them, BM25
 and the answer sentence work on the real passages. Approximate indexes report
 recall@10 against exact search on the same vectors.
+
+`corpus` serves the index of an existing data folder (its config's `data_dir`), as
+the bot loads it: every vector and passage real (the whole archive, once loaded with
+`prakat corpus add`), the same measures, exact search over the index's own vectors.
 """
 
 from __future__ import annotations
@@ -67,15 +72,19 @@ def prepare() -> None:
 
 
 def questions(store, n: int = 120) -> list[str]:
-    """Real questions: the opening words of release titles (Thai and English), plus
-    the AMCC questions."""
+    return [q for q, _ in sourced_questions(store, n)]
+
+
+def sourced_questions(store, n: int = 120) -> list[tuple[str, str]]:
+    """Real questions, each with the release it comes from: the opening words of
+    release titles (Thai and English), plus the AMCC questions (46681)."""
     rng = np.random.default_rng(1)
     docs = store.list_documents(limit=None)
     picked = [docs[i] for i in rng.choice(len(docs), n, replace=False)]
-    out = ["who chaired the 6th AMCC?", "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"]
+    out = [("who chaired the 6th AMCC?", "46681"), ("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", "46681")]
     for d in picked:
         words = d.title.split()
-        out.append(" ".join(words[:8]) if len(words) > 3 else d.title[:60])
+        out.append((" ".join(words[:8]) if len(words) > 3 else d.title[:60], d.doc_id))
     return out
 
 
@@ -121,8 +130,6 @@ def build(size: int, kind: str) -> dict:
 
 def serve(size: int, kind: str, exact: list[list[int]]) -> dict:
     """Phase 2 (a fresh process, as the bot): load the index and answer."""
-    from retrieval.search import Searcher
-    from retrieval.text import normalise_query
     from retrieval.vector_index import VectorIndex
 
     settings, store, cache, embedder, _ = open_parts()
@@ -132,21 +139,35 @@ def serve(size: int, kind: str, exact: list[list[int]]) -> dict:
     index, _ = VectorIndex.load(path, model=embedder.signature, config=config)
     index_bytes = path.stat().st_size
     path.unlink()
+    return {"size": size, "kind": kind, "index_mb": round(index_bytes / 2**20, 1),
+            **measure(settings, store, embedder, index, kind, exact)}  # fmt: skip
+
+
+def measure(settings, store, embedder, index, kind: str, exact: list[list[int]]) -> dict:
+    """Serve the questions from ``index`` as a bot does and time each part."""
+    from retrieval.search import Searcher
+    from retrieval.text import normalise_query
+
     embedder.load()
     # pinned, as the bot's searcher is (its own connection; term counts kept until a swap)
     searcher = Searcher(
         store, embedder, index, replace(settings.search, min_score=0.0), pinned=True
     )
-    qs = questions(store)
+    sourced = sourced_questions(store)
+    qs = [q for q, _ in sourced]
     searcher.search(qs[0])  # warm-up
     # One pass per measure, each over all the questions in turn as a bot meets them:
     # timing the parts of one question before its search would warm the encoder's
     # kernels for that question's input shape and flatter the search.
     passages_ms, total, embed_ms, faiss_ms, recalls = [], [], [], [], []
-    for q in qs:
+    first, top5 = 0, 0  # the question's own release ranked first / in the top 5
+    for q, source in sourced:
         t = time.perf_counter()
-        searcher.search(q, with_sentence=False)  # passages only
+        found = searcher.search(q, with_sentence=False)  # passages only
         passages_ms.append((time.perf_counter() - t) * 1000)
+        releases = [hit.document.doc_id for hit in found.hits]
+        first += releases[:1] == [source]
+        top5 += source in releases
     for q in qs:
         searcher._sentence_cache.clear()  # every question is new: no cached sentences
         t = time.perf_counter()
@@ -182,14 +203,56 @@ def serve(size: int, kind: str, exact: list[list[int]]) -> dict:
             sweep[str(effort)] = {"faiss_p50_ms": p(times, 50),
                                   "recall@10_vs_exact": round(float(np.mean(rec)), 4)}  # fmt: skip
     return {
-        "size": size, "kind": kind, "questions": len(qs), "effort_sweep": sweep,
-        "index_mb": round(index_bytes / 2**20, 1),
+        "questions": len(qs), "effort_sweep": sweep,
         "passages_p50_ms": p(passages_ms, 50), "passages_p95_ms": p(passages_ms, 95),
         "with_answer_p50_ms": p(total, 50), "with_answer_p95_ms": p(total, 95),
         "embed_p50_ms": p(embed_ms, 50), "faiss_p50_ms": p(faiss_ms, 50),
         "faiss_p95_ms": p(faiss_ms, 95),
         "recall@10_vs_exact": round(float(np.mean(recalls)), 4),
+        "own_release_first": round(first / len(qs), 4),
+        "own_release_top5": round(top5 / len(qs), 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }  # fmt: skip
+
+
+def corpus_exact(config: Path) -> dict:
+    """`corpus` phase 1: the exact top 10 of every question over the vectors of a data
+    folder's own index (read back from it), for the recall of an approximate one."""
+    import faiss
+
+    from bot.runtime import Runtime
+    from bot.settings import load_settings
+    from retrieval.text import normalise_query
+
+    rt = Runtime(load_settings(str(config)))
+    index, _ = rt.load_index()
+    ids = index.ids()
+    vectors = index._vectors(len(index))
+    qs = questions(rt.store)
+    rt.embedder.load()
+    qvecs = np.concatenate([rt.embedder.embed_queries([normalise_query(q)]) for q in qs])
+    _, nearest = faiss.knn(qvecs, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
+    return {"exact_top10": ids[nearest].tolist()}
+
+
+def corpus_serve(config: Path, exact: list[list[int]], budget: int | None = None) -> dict:
+    """`corpus` phase 2 (a fresh process, as the bot): a data folder's own index, as
+    the bot loads it, all its passages real."""
+    from bot.runtime import Runtime
+    from bot.settings import load_settings
+
+    settings = load_settings(str(config))
+    if budget is not None:
+        settings = replace(settings, search=replace(settings.search, lexical_budget=budget))
+    rt = Runtime(settings)
+    index, _ = rt.load_index()
+    documents, _ = rt.store.counts()
+    return {
+        "config": str(config), "size": len(index), "kind": index.kind,
+        "documents": documents, "real_vectors": len(index),
+        "lexical_budget": settings.search.lexical_budget,
+        "index_mb": round(settings.index_path.stat().st_size / 2**20, 1),
+        **measure(settings, rt.read_store, rt.embedder, index, index.kind, exact),
     }  # fmt: skip
 
 
@@ -213,6 +276,17 @@ def run(sizes: list[int], kinds_at: dict[int, list[str]], name: str = "scale") -
     write_result(name, {"runs": results})
 
 
+def run_corpus(config: Path, name: str, budgets: list[str]) -> None:
+    exact = config.parent / "scale-corpus.exact.json"
+    exact.write_text(json.dumps(phase("corpus-exact", str(config))["exact_top10"]))
+    results = []
+    for budget in budgets:  # each in a fresh process, as the bot
+        results.append(phase("corpus-serve", str(config), str(exact), *budget.split()))
+        print(json.dumps(results[-1]), flush=True)
+    exact.unlink()
+    write_result(name, {"runs": results})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -221,6 +295,16 @@ def main() -> None:
     r.add_argument("--sizes", default="1000,10000,100000,1000000")
     r.add_argument("--kinds", default=None, help="only these index kinds (e.g. flat,hnsw)")
     r.add_argument("--name", default="scale", help="result file name")
+    c = sub.add_parser("corpus", help="serve a data folder's own index (e.g. the archive)")
+    c.add_argument("--config", type=Path, required=True, help="the config of that data folder")
+    c.add_argument("--name", default="scale_corpus", help="result file name")
+    c.add_argument("--lexical-budgets", default="", help="e.g. 0,50000: one run each "
+                   "(search.lexical_budget; default: the config's)")  # fmt: skip
+    sub.add_parser("corpus-exact").add_argument("config", type=Path)
+    serve_corpus = sub.add_parser("corpus-serve")
+    serve_corpus.add_argument("config", type=Path)
+    serve_corpus.add_argument("exact", type=Path)
+    serve_corpus.add_argument("budget", type=int, nargs="?")
     for name in ("build", "serve"):
         one = sub.add_parser(name)
         one.add_argument("size", type=int)
@@ -235,6 +319,14 @@ def main() -> None:
     elif args.cmd == "serve":
         exact = json.loads(args.exact.read_text())
         print(json.dumps(serve(args.size, args.kind, exact)))
+    elif args.cmd == "corpus":
+        budgets = args.lexical_budgets.split(",") if args.lexical_budgets else [""]
+        run_corpus(args.config, args.name, budgets)
+    elif args.cmd == "corpus-exact":
+        print(json.dumps(corpus_exact(args.config)))
+    elif args.cmd == "corpus-serve":
+        exact = json.loads(args.exact.read_text())
+        print(json.dumps(corpus_serve(args.config, exact, args.budget)))
     else:
         kinds = {100000: ["flat", "hnsw"], 1000000: ["flat", "hnsw", "ivf"]}
         if args.kinds:

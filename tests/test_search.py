@@ -215,3 +215,35 @@ def test_bm25_counts_as_far_as_the_dense_candidates_share_the_questions_script(s
     assert fused([(thai, 0.85)], mixed)[english] == pytest.approx(
         float(searcher.index.vector(english) @ qvec) + 0.1
     )
+
+
+def test_bm25_past_its_budget_finds_by_the_rarest_words_and_scores_by_all(searcher):
+    """Past ``search.lexical_budget`` postings FTS5 is asked for the rarest words only;
+    the candidates it finds score exactly what all the words give them."""
+    from dataclasses import replace
+
+    from retrieval.text import normalise_query, word_tokens
+
+    question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
+    terms = word_tokens(normalise_query(question))
+    counts = searcher.term_counts(terms)
+    exact = dict(searcher.store.lexical_search(terms, 1000))
+    asked = []
+    lexical_search = searcher.store.lexical_search
+
+    def spy(words, limit):
+        asked.append(list(words))
+        return lexical_search(words, limit)
+
+    searcher.store.lexical_search = spy
+    searcher.config = replace(searcher.config, lexical_budget=1)  # only the rarest word
+    found = searcher._lexical(terms, counts, 20)
+    rarest = min((t for t in terms if counts.get(t)), key=lambda t: counts[t])
+    unknown = {t for t in terms if not counts.get(t)}  # cost nothing, find nothing
+    assert len(asked) == 1 and set(asked[0]) == {rarest} | unknown
+    holding = {cid for cid, _ in lexical_search([rarest], 1000)}
+    assert found and {cid for cid, _ in found} <= holding
+    for cid, score in found:
+        assert score == pytest.approx(exact[cid], rel=1e-12)
+    for q in ("who chaired the 6th AMCC?", question):  # the answer stands
+        assert "Josephine Teo" in searcher.search(q, k=5).sentence.text

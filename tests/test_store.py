@@ -6,7 +6,7 @@ import pytest
 
 from corpus.models import Chunk, Document, DocumentNotFound, StoreLocked
 from corpus.schema import CORPUS_MIGRATIONS
-from corpus.store import Store
+from corpus.store import Store, fts_tokens
 
 
 def doc(text="ข้อความ หนึ่ง", doc_id="1") -> Document:
@@ -59,6 +59,35 @@ def test_lexical_search_ranks_and_counts_terms(tmp_path):
     top_chunk = store.get_chunks([hits[0][0]])[hits[0][0]][0]
     assert top_chunk.doc_id == "a" and top_chunk.position == 0
     assert store.term_document_counts(["amcc", "6", "missing"]) == {"amcc": 2, "6": 1, "missing": 0}
+
+
+def test_bm25_added_in_python_equals_fts5s_own(tmp_path):
+    """Scoring some terms by FTS5 and adding the others with add_bm25 gives the scores
+    FTS5 gives for all of them at once (its tokenizer, IDF, lengths, repeated terms)."""
+    import random
+
+    rng = random.Random(0)
+    words = ["amcc", "ครั้ง", "ที่", "6", "ประธาน", "การ", "ประชุม", "ไซเบอร์", "มท.1", "AMCC"]
+    store = Store(tmp_path / "c.sqlite")
+    for d in range(30):
+        texts = [" ".join(rng.choices(words, k=rng.randint(3, 40))) for _ in range(3)]
+        put(store, doc(doc_id=str(d)), texts)
+    rows, tokens = store.fts_totals()
+    all_tokens = [t for (text,) in store.db.execute("SELECT tokens FROM chunks_fts") for t in
+                  fts_tokens(text)]  # fmt: skip
+    assert (rows, tokens) == (90, len(all_tokens))
+    assert fts_tokens("มท.1 AMCC-6") == ["มท", "1", "amcc", "6"]
+    terms = ["ไซเบอร์", "ประธาน", "การ", "6", "การ", "amcc"]  # "การ" twice counts twice
+    counts = store.term_document_counts(terms)
+    rare, rest = ["ไซเบอร์", "ประธาน"], ["การ", "6", "การ", "amcc"]
+    pool = store.lexical_search(rare, 100)
+    completed = store.add_bm25(pool, rest, counts)
+    exact = dict(store.lexical_search(terms, 1000))
+    assert len(completed) == len(pool) > 10
+    assert [s for _, s in completed] == sorted((s for _, s in completed), reverse=True)
+    for cid, score in completed:
+        assert score == pytest.approx(exact[cid], rel=1e-12)
+    assert store.add_bm25(pool, [], counts) == pool
 
 
 def test_fingerprint_tracks_chunk_set(tmp_path):
