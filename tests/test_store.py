@@ -67,7 +67,7 @@ def test_bm25_added_in_python_equals_fts5s_own(tmp_path):
     import random
 
     rng = random.Random(0)
-    words = ["amcc", "ครั้ง", "ที่", "6", "ประธาน", "การ", "ประชุม", "ไซเบอร์", "มท.1", "AMCC"]
+    words = ["amcc", "ครั้ง", "ที่", "6", "ประธาน", "การ", "ประชุม", "ไซเบอร์", "มท.1", "AMCC", "ÀB"]
     store = Store(tmp_path / "c.sqlite")
     for d in range(30):
         texts = [" ".join(rng.choices(words, k=rng.randint(3, 40))) for _ in range(3)]
@@ -76,10 +76,11 @@ def test_bm25_added_in_python_equals_fts5s_own(tmp_path):
     all_tokens = [t for (text,) in store.db.execute("SELECT tokens FROM chunks_fts") for t in
                   fts_tokens(text)]  # fmt: skip
     assert (rows, tokens) == (90, len(all_tokens))
-    assert fts_tokens("มท.1 AMCC-6") == ["มท", "1", "amcc", "6"]
-    terms = ["ไซเบอร์", "ประธาน", "การ", "6", "การ", "amcc"]  # "การ" twice counts twice
+    assert fts_tokens("มท.1 AMCC-6 ÀB") == ["มท", "1", "amcc", "6", "Àb"]  # ASCII folded only
+    terms = ["ไซเบอร์", "ประธาน", "การ", "6", "การ", "amcc", "Àb"]  # "การ" twice counts twice
     counts = store.term_document_counts(terms)
-    rare, rest = ["ไซเบอร์", "ประธาน"], ["การ", "6", "การ", "amcc"]
+    assert all(counts[t] for t in terms)  # each in the vocabulary, "Àb" as stored
+    rare, rest = ["ไซเบอร์", "ประธาน"], ["การ", "6", "การ", "amcc", "Àb"]
     pool = store.lexical_search(rare, 100)
     completed = store.add_bm25(pool, rest, counts)
     exact = dict(store.lexical_search(terms, 1000))
