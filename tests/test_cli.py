@@ -117,6 +117,9 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
     bad.write_text("search:\n  lexical_budget: -1\n")
     result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
     assert result.output == "Error: search.lexical_budget must be 0 (no budget) or more\n"
+    bad.write_text("search:\n  answer_candidates: -2\n")
+    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
+    assert result.output == "Error: search.answer_candidates must be 0 (all) or more\n"
 
 
 def test_chat_answers_each_line_until_eof(env, amcc_dir):

@@ -247,3 +247,30 @@ def test_bm25_past_its_budget_finds_by_the_rarest_words_and_scores_by_all(search
         assert score == pytest.approx(exact[cid], rel=1e-12)
     for q in ("who chaired the 6th AMCC?", question):  # the answer stands
         assert "Josephine Teo" in searcher.search(q, k=5).sentence.text
+
+
+def test_a_question_embeds_only_the_sentences_sharing_most_of_its_words(searcher):
+    """``search.answer_candidates``: a Thai question over Thai text embeds that many of
+    the candidate sentences, those holding most of its words, and the answer stands; an
+    English question over Thai text shares no words with it and embeds them all."""
+    from dataclasses import replace
+
+    from retrieval.text import word_tokens
+
+    def embedded(question):
+        searcher._sentence_cache.clear()
+        answer = searcher.search(question, k=5)
+        title = answer.hits[0].document.title
+        return answer.sentence.text, [t for t in searcher._sentence_cache if t != title]
+
+    thai = "การประชุมรัฐมนตรีอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์ ครั้งที่ 6 จัดผ่านระบบอะไร"
+    assert searcher.lexical_weight(word_tokens(thai)) > 0  # the corpus knows its words
+    searcher.config = replace(searcher.config, answer_candidates=0)
+    answer, every = embedded(thai)
+    _, english = embedded("How was the 6th AMCC held?")
+    assert len(every) > 2 and len(english) > 2
+    searcher.config = replace(searcher.config, answer_candidates=2)
+    fewer_answer, fewer = embedded(thai)
+    assert len(fewer) == 2 and set(fewer) < set(every)  # two distinct sentences
+    assert fewer_answer == answer
+    assert len(embedded("How was the 6th AMCC held?")[1]) == len(english)
