@@ -321,7 +321,7 @@ class Store:
         if not scored or not terms:
             return list(scored)
         n_rows, n_tokens = self.fts_totals()
-        average = n_tokens / max(1, n_rows)
+        average = n_tokens / max(1, n_rows) or 1.0  # (no tokens: no row can match)
         idf = {}
         for t in set(terms):
             hits = doc_counts.get(t, 0)
