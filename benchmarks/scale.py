@@ -100,9 +100,7 @@ def synthetic(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 def build(size: int, kind: str) -> dict:
     """Phase 1 (its own process): vectors, the index file, and the exact top 10 of
     every question's vector for the recall of approximate kinds."""
-    import faiss
 
-    from retrieval.text import normalise_query
     from retrieval.vector_index import VectorIndex
 
     settings, store, cache, embedder, _ = open_parts()
@@ -120,12 +118,21 @@ def build(size: int, kind: str) -> dict:
     index = VectorIndex.build(vectors.shape[1], embedder.signature, ids, vectors, config)
     build_s = time.perf_counter() - t
     index.save(BENCH / f"scale-{size}-{kind}.faiss", {})
+    return {"real_vectors": real, "build_s": round(build_s, 2),
+            "exact_top10": exact_top10(store, embedder, ids, vectors)}  # fmt: skip
+
+
+def exact_top10(store, embedder, ids: np.ndarray, vectors: np.ndarray) -> list[list[int]]:
+    """The ids of the 10 nearest ``vectors`` to each question, by exact search."""
+    import faiss
+
+    from retrieval.text import normalise_query
+
     qs = questions(store)
     embedder.load()  # one question at a time, as served: batching would pad them
     qvecs = np.concatenate([embedder.embed_queries([normalise_query(q)]) for q in qs])
     _, nearest = faiss.knn(qvecs, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
-    return {"real_vectors": real, "build_s": round(build_s, 2),
-            "exact_top10": ids[nearest].tolist()}  # fmt: skip
+    return ids[nearest].tolist()
 
 
 def serve(size: int, kind: str, exact: list[list[int]]) -> dict:
@@ -221,21 +228,13 @@ def measure(settings, store, embedder, index, kind: str, exact: list[list[int]])
 def corpus_exact(config: Path) -> dict:
     """`corpus` phase 1: the exact top 10 of every question over the vectors of a data
     folder's own index (read back from it), for the recall of an approximate one."""
-    import faiss
-
     from bot.runtime import Runtime
     from bot.settings import load_settings
-    from retrieval.text import normalise_query
 
     rt = Runtime(load_settings(str(config)))
     index, _ = rt.load_index()
-    ids = index.ids()
     vectors = index._vectors(len(index))
-    qs = questions(rt.store)
-    rt.embedder.load()
-    qvecs = np.concatenate([rt.embedder.embed_queries([normalise_query(q)]) for q in qs])
-    _, nearest = faiss.knn(qvecs, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
-    return {"exact_top10": ids[nearest].tolist()}
+    return {"exact_top10": exact_top10(rt.store, rt.embedder, index.ids(), vectors)}
 
 
 def corpus_serve(config: Path, exact: list[list[int]], budget: int | None = None) -> dict:

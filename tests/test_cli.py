@@ -94,32 +94,23 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
     assert result.exit_code == 1
     assert result.output == "Error: no document with id 'nope' in the corpus\n"
     bad = tmp_path / "bad.yaml"
-    bad.write_text("search:\n  colour: blue\n")
-    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
-    assert result.exit_code == 1
-    assert result.output == "Error: unknown config key `search.colour`\n"
-    bad.write_text("embedding:\n  backend: onnx\n")
-    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
-    assert result.exit_code == 1
-    assert result.output == "Error: embedding.backend must be one of auto, torch, openvino\n"
-    bad.write_text("embedding:\n  backend: torch\n  precision: int8\n")
-    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
-    assert result.exit_code == 1
-    assert result.output == (
-        "Error: embedding.precision int8 needs embedding.backend openvino or auto\n"
-    )
-    bad.write_text("search:\n  tie_break: 2\n")
-    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
-    assert result.output == "Error: search.tie_break must be between 0 and 0.1\n"
-    bad.write_text("search:\n  bm25_weight: -0.1\n")
-    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
-    assert result.output == "Error: search.bm25_weight must be between 0 and 1\n"
-    bad.write_text("search:\n  lexical_budget: -1\n")
-    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
-    assert result.output == "Error: search.lexical_budget must be 0 (no budget) or more\n"
-    bad.write_text("search:\n  answer_candidates: -2\n")
-    result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
-    assert result.output == "Error: search.answer_candidates must be 0 (all) or more\n"
+    for config, error in [
+        ("search:\n  colour: blue\n", "unknown config key `search.colour`"),
+        ("embedding:\n  backend: onnx\n",
+         "embedding.backend must be one of auto, torch, openvino"),
+        ("embedding:\n  backend: torch\n  precision: int8\n",
+         "embedding.precision int8 needs embedding.backend openvino or auto"),
+        ("search:\n  tie_break: 2\n", "search.tie_break must be between 0 and 0.1"),
+        ("search:\n  bm25_weight: -0.1\n", "search.bm25_weight must be between 0 and 1"),
+        ("search:\n  lexical_budget: -1\n",
+         "search.lexical_budget must be 0 (no budget) or more"),
+        ("search:\n  answer_candidates: -2\n",
+         "search.answer_candidates must be 0 (all) or more"),
+    ]:  # fmt: skip
+        bad.write_text(config)
+        result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
+        assert result.exit_code == 1
+        assert result.output == f"Error: {error}\n"
 
 
 def test_chat_answers_each_line_until_eof(env, amcc_dir):
