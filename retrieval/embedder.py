@@ -8,7 +8,9 @@ import hashlib
 import importlib.util
 import logging
 import os
+import sys
 import threading
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,69 @@ log = logging.getLogger(__name__)
 # throughput (scratch measurements, docs/performance.md). Read by torch on first
 # use; env wins.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
+
+
+# Modules sentence-transformers imports at import time for functions prakat never
+# calls: scikit-learn's metrics (for sparse Manhattan similarity) cost ~0.8 s of the
+# ~4.4 s import, and so of the bot's start (docs/performance.md, Cold start).
+DEFERRED_IMPORTS = {"sklearn.metrics": ("pairwise_distances",)}
+
+
+class _StandIn(types.ModuleType):
+    """Stands in for a module until it is needed: any attribute other than the listed
+    functions imports the real module (which then replaces this in ``sys.modules``).
+    Dunder names do not: ``inspect`` asks every module in ``sys.modules`` for
+    ``__file__``."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_real_module(self.__name__), name)
+
+
+def _real_module(module: str):
+    if isinstance(sys.modules.get(module), _StandIn):
+        sys.modules.pop(module, None)
+    return importlib.import_module(module)
+
+
+def _deferred_function(module: str, name: str) -> Callable:
+    def call(*args, **kwargs):
+        return getattr(_real_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"{module}.{name}, imported at its first call."
+    return call
+
+
+@contextlib.contextmanager
+def deferred_imports(modules: dict[str, tuple[str, ...]] = DEFERRED_IMPORTS):
+    """While inside, ``from M import f`` of each listed module gets a function that
+    imports ``M`` at its first call. Only modules not yet imported are stood in for,
+    and the stand-ins leave ``sys.modules`` on exit, so any later import is the real
+    module."""
+    standins = {}
+    for module, names in modules.items():
+        if module in sys.modules:
+            continue
+        standin = _StandIn(module, "prakat's stand-in until first use")
+        for name in names:
+            setattr(standin, name, _deferred_function(module, name))
+        standins[module] = sys.modules[module] = standin
+    try:
+        yield
+    finally:
+        for module, standin in standins.items():
+            if sys.modules.get(module) is standin:
+                del sys.modules[module]
+
+
+def import_sentence_transformer():
+    """``sentence_transformers.SentenceTransformer``, imported without what it never
+    needs here (``DEFERRED_IMPORTS``)."""
+    with deferred_imports():
+        from sentence_transformers import SentenceTransformer
+    return SentenceTransformer
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -173,7 +238,7 @@ class Embedder:
         return self
 
     def _load(self) -> None:
-        from sentence_transformers import SentenceTransformer
+        SentenceTransformer = import_sentence_transformer()  # noqa: N806
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # our own bars only

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from corpus.release import parse_release
+from retrieval.embedder import deferred_imports
 from retrieval.model_install import (
     ModelInstallError,
     default_model_dir,
@@ -314,3 +318,53 @@ def test_counting_tokens_beside_embedding_in_another_thread(embedder):
             np.testing.assert_allclose(v, vectors, atol=2e-3)
     long_text = "ประชุม " * 2000  # longer than the model's 512: counted in full, not cut
     assert embedder.count_tokens([long_text])[0] > 1000
+
+
+def test_deferred_imports_stand_in_until_first_use(tmp_path, monkeypatch):
+    (tmp_path / "prakat_toy_heavy.py").write_text(
+        "LOADS = 1\ndef double(x):\n    return 2 * x\n", encoding="utf-8"
+    )
+    (tmp_path / "prakat_toy_user.py").write_text(
+        "from prakat_toy_heavy import double\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("prakat_toy_heavy", "prakat_toy_user"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+    with deferred_imports({"prakat_toy_heavy": ("double",)}):
+        import prakat_toy_user
+
+        assert hasattr(sys.modules["prakat_toy_heavy"], "__file__") is False  # inspect's probe
+    assert "prakat_toy_heavy" not in sys.modules  # the stand-in left, nothing loaded
+    assert prakat_toy_user.double(21) == 42  # first call loads the real module
+    assert sys.modules["prakat_toy_heavy"].LOADS == 1
+    assert prakat_toy_user.double.__name__ == "double"
+
+
+def test_deferred_imports_give_other_names_the_real_module(tmp_path, monkeypatch):
+    (tmp_path / "prakat_toy_other.py").write_text("VALUE = 7\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "prakat_toy_other", raising=False)
+    with deferred_imports({"prakat_toy_other": ("missing",)}):
+        from prakat_toy_other import VALUE  # another importer, inside the window
+    assert VALUE == 7
+    assert sys.modules["prakat_toy_other"].VALUE == 7  # the real one, kept
+
+
+def test_sentence_transformers_imports_without_scikit_learn_and_still_works():
+    code = (
+        "import sys\n"
+        "from retrieval.embedder import import_sentence_transformer\n"
+        "import_sentence_transformer()\n"
+        "print('sklearn.metrics' in sys.modules)\n"
+        "import numpy as np\n"
+        "from sentence_transformers.util import similarity\n"
+        "print(similarity.pairwise_distances(np.array([[0.0, 1.0]]), "
+        "np.array([[3.0, 5.0]]), metric='manhattan')[0][0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "7.0"]
