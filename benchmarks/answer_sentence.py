@@ -32,6 +32,32 @@ VARIANTS = {
 }
 
 
+def cached_embedding(embedder: Embedder):
+    """``embed(texts)``: passage vectors of ``texts``, each text embedded once."""
+    vectors: dict[str, np.ndarray] = {}
+
+    def embed(texts: list[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in vectors]
+        if todo:
+            vectors.update(zip(todo, embedder.embed_passages(todo), strict=True))
+        return np.stack([vectors[t] for t in texts])
+
+    return embed
+
+
+def sentence_words(texts: dict[str, str], spans: dict[str, list[tuple[int, int]]]):
+    """The sentences of each paragraph (``spans`` into ``texts``), each sentence's
+    words, their sentence frequencies and the number of sentences: what
+    ``weighted_overlap`` needs."""
+    units = {k: [texts[k][a:b] for a, b in v] for k, v in spans.items()}
+    terms_of = {s: set(word_tokens(s)) for us in units.values() for s in us}
+    df: Counter = Counter()
+    for us in units.values():
+        for s in us:
+            df.update(terms_of[s])
+    return units, terms_of, df, sum(len(us) for us in units.values())
+
+
 def coverage_weight(terms: list[str], df: Counter, n: int) -> float:
     """As Searcher.lexical_weight, over sentences instead of passages."""
     known = total = 0.0

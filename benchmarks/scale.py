@@ -135,7 +135,7 @@ def exact_top10(store, embedder, ids: np.ndarray, vectors: np.ndarray) -> list[l
     return ids[nearest].tolist()
 
 
-def serve(size: int, kind: str, exact: list[list[int]]) -> dict:
+def serve(size: int, kind: str, exact: list[list[int]], margins: list[float] | None = None) -> dict:
     """Phase 2 (a fresh process, as the bot): load the index and answer."""
     from retrieval.vector_index import VectorIndex
 
@@ -146,15 +146,21 @@ def serve(size: int, kind: str, exact: list[list[int]]) -> dict:
     index, _ = VectorIndex.load(path, model=embedder.signature, config=config)
     index_bytes = path.stat().st_size
     path.unlink()
-    measured = measure(settings, store, embedder, index, kind, exact)
+    measured = measure(settings, store, embedder, index, kind, exact, margins)
     for key in ("own_release_first", "own_release_top5"):  # the index holds part of the
         measured.pop(key)  # corpus, or synthetic vectors: meaningless here
     return {"size": size, "kind": kind, "index_mb": round(index_bytes / 2**20, 1),
             **measured}  # fmt: skip
 
 
-def measure(settings, store, embedder, index, kind: str, exact: list[list[int]]) -> dict:
-    """Serve the questions from ``index`` as a bot does and time each part."""
+def measure(
+    settings, store, embedder, index, kind: str, exact: list[list[int]],
+    margins: list[float] | None = None,
+) -> dict:  # fmt: skip
+    """Serve the questions from ``index`` as a bot does and time each part. With
+    ``margins`` (values of ``search.answer_margin``), every question is answered under
+    each in turn (the order alternating between questions), for a comparison within
+    one run; the config's value (or the first) gives ``with_answer_*``."""
     from retrieval.search import Searcher
     from retrieval.text import normalise_query
 
@@ -178,11 +184,17 @@ def measure(settings, store, embedder, index, kind: str, exact: list[list[int]])
         releases = [hit.document.doc_id for hit in found.hits]
         first += releases[:1] == [source]
         top5 += source in releases
-    for q in qs:
-        searcher._sentence_cache.clear()  # every question is new: no cached sentences
-        t = time.perf_counter()
-        searcher.search(q)
-        total.append((time.perf_counter() - t) * 1000)
+    margins = margins or [settings.search.answer_margin]
+    by_margin: dict[float, list[float]] = {m: [] for m in margins}
+    for i, q in enumerate(qs):
+        for margin in margins if i % 2 == 0 else margins[::-1]:
+            searcher.config = replace(searcher.config, answer_margin=margin)
+            searcher._sentence_cache.clear()  # every question is new: no cached sentences
+            t = time.perf_counter()
+            searcher.search(q)
+            by_margin[margin].append((time.perf_counter() - t) * 1000)
+    default = settings.search.answer_margin
+    total = by_margin[default if default in by_margin else margins[0]]
     for q, truth in zip(qs, exact, strict=True):
         query = normalise_query(q)
         t = time.perf_counter()
@@ -216,6 +228,8 @@ def measure(settings, store, embedder, index, kind: str, exact: list[list[int]])
         "questions": len(qs), "effort_sweep": sweep,
         "passages_p50_ms": p(passages_ms, 50), "passages_p95_ms": p(passages_ms, 95),
         "with_answer_p50_ms": p(total, 50), "with_answer_p95_ms": p(total, 95),
+        "with_answer_by_margin": {str(m): {"p50_ms": p(xs, 50), "p95_ms": p(xs, 95)}
+                                  for m, xs in by_margin.items()} if len(margins) > 1 else {},
         "embed_p50_ms": p(embed_ms, 50), "faiss_p50_ms": p(faiss_ms, 50),
         "faiss_p95_ms": p(faiss_ms, 95),
         "recall@10_vs_exact": round(float(np.mean(recalls)), 4),
@@ -265,14 +279,16 @@ def phase(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(sizes: list[int], kinds_at: dict[int, list[str]], name: str = "scale") -> None:
+def run(sizes: list[int], kinds_at: dict[int, list[str]], name: str = "scale",
+        margins: str = "") -> None:  # fmt: skip
     results = []
     for size in sizes:
         for kind in kinds_at.get(size, ["flat"]):
             built = phase("build", str(size), kind)
             exact = BENCH / f"scale-{size}-{kind}.exact.json"
             exact.write_text(json.dumps(built.pop("exact_top10")))
-            results.append({**phase("serve", str(size), kind, str(exact)), **built})
+            served = phase("serve", str(size), kind, str(exact), "--answer-margins", margins)
+            results.append({**served, **built})
             exact.unlink()
             print(json.dumps(results[-1]), flush=True)
     write_result(name, {"runs": results})
@@ -297,6 +313,8 @@ def main() -> None:
     r.add_argument("--sizes", default="1000,10000,100000,1000000")
     r.add_argument("--kinds", default=None, help="only these index kinds (e.g. flat,hnsw)")
     r.add_argument("--name", default="scale", help="result file name")
+    r.add_argument("--answer-margins", default="", help="e.g. 0,0.15: each question "
+                   "answered under each search.answer_margin (default: the config's)")  # fmt: skip
     c = sub.add_parser("corpus", help="serve a data folder's own index (e.g. the archive)")
     c.add_argument("--config", type=Path, required=True, help="the config of that data folder")
     c.add_argument("--name", default="scale_corpus", help="result file name")
@@ -313,6 +331,7 @@ def main() -> None:
         one.add_argument("kind")
         if name == "serve":
             one.add_argument("exact", type=Path)
+            one.add_argument("--answer-margins", default="")
     args = parser.parse_args()
     if args.cmd == "prepare":
         prepare()
@@ -320,7 +339,8 @@ def main() -> None:
         print(json.dumps(build(args.size, args.kind)))
     elif args.cmd == "serve":
         exact = json.loads(args.exact.read_text())
-        print(json.dumps(serve(args.size, args.kind, exact)))
+        margins = [float(m) for m in args.answer_margins.split(",") if m]
+        print(json.dumps(serve(args.size, args.kind, exact, margins)))
     elif args.cmd == "corpus":
         budgets = args.lexical_budgets.split(",") if args.lexical_budgets else [""]
         run_corpus(args.config, args.name, budgets)
@@ -335,7 +355,7 @@ def main() -> None:
             only = args.kinds.split(",")
             kinds = {size: [k for k in kinds.get(size, ["flat"]) if k in only]
                      for size in (1000, 10000, 100000, 1000000)}  # fmt: skip
-        run([int(s) for s in args.sizes.split(",")], kinds, args.name)
+        run([int(s) for s in args.sizes.split(",")], kinds, args.name, args.answer_margins)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,9 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-from collections import Counter
 
 import numpy as np
-from answer_sentence import weighted_overlap
+from answer_sentence import cached_embedding, sentence_words, weighted_overlap
 from common import SHARED, write_result
 
 from bot.settings import load_settings
@@ -33,7 +32,6 @@ from retrieval.text import (
     ANSWER_BOUNDARY,
     answer_spans,
     sentence_spans,
-    word_tokens,
 )
 
 THRESHOLDS = [None, 0.55, 0.6, ANSWER_BOUNDARY, 0.7, 0.8]
@@ -76,13 +74,7 @@ def main() -> None:
         picked = sorted(random.Random(2).sample(picked, args.limit))
 
     embedder = Embedder(load_settings().embedding).load()
-    vectors: dict[str, np.ndarray] = {}
-
-    def embed(texts: list[str]) -> np.ndarray:
-        todo = [t for t in dict.fromkeys(texts) if t not in vectors]
-        if todo:
-            vectors.update(zip(todo, embedder.embed_passages(todo), strict=True))
-        return np.stack([vectors[t] for t in texts])
+    embed = cached_embedding(embedder)
 
     questions = {
         "th->th": (th_items, embedder.embed_queries([th_items[i].question for i in picked])),
@@ -108,13 +100,7 @@ def main() -> None:
         else:
             spans, shown = crfcut, {k: answer_spans(t, value) for k, t in texts.items()}
             name = f"crfcut's sentences, shown joined across cuts of p < {value} (prakat)"
-        units = {k: [texts[k][a:b] for a, b in v] for k, v in spans.items()}
-        terms_of = {s: set(word_tokens(s)) for us in units.values() for s in us}
-        df: Counter = Counter()
-        for us in units.values():
-            for s in us:
-                df.update(terms_of[s])
-        n = sum(len(us) for us in units.values())
+        units, terms_of, df, n = sentence_words(texts, spans)
         lengths = [len(s) for us in units.values() for s in us]
         row = {
             "sentences": name,

@@ -41,6 +41,12 @@ class SearchConfig:
     # knows: the distinct ones sharing most of them (0: all). 6: the answer ~30 ms
     # sooner, answer hits within 1-2 questions either way (docs/quality.md)
     answer_candidates: int = 6
+    # ... and of those, only the ones whose word-overlap score is within this of the
+    # best's: the cosine parts of the others' scores would have to differ by more to
+    # let them win. One left: nothing is embedded. 0.15: no sentence embedded for a
+    # third of Thai questions, 3 answers of 1,190 changed on XQuAD-th (docs/quality.md);
+    # 0: off
+    answer_margin: float = 0.15
     min_score: float = 0.77  # best dense cosine below this: "not found" (measured)
     fusion: str = "weighted"  # weighted (cosine + BM25 by vocabulary coverage), rrf, dense, bm25
     common_share: float = 0.05  # BM25 skips terms found in more than this share of passages
@@ -71,7 +77,8 @@ class AnswerSentence:
     chunk_id: int
     start: int  # offsets into the chunk text
     end: int
-    score: float
+    score: float  # compares sentences within one question (word overlap alone when one
+    # sentence was near enough to win: search.answer_margin)
 
 
 @dataclass(frozen=True)
@@ -423,9 +430,20 @@ class Searcher:
                 * coverage_weight
                 * overlap_scores(self.term_weights(terms, counts), sentence_terms)
             )
-            # Embed only the sentences sharing most of its words: their overlap outweighs
-            # the cosine part of the score (choose_sentence), so the others rarely win.
-            # A question over text in the other language (coverage 0) embeds them all.
+            # Embed only the sentences sharing most of its words (within answer_margin
+            # of the best's overlap, and at most answer_candidates of them): their
+            # overlap outweighs the cosine part of the score (choose_sentence), so the
+            # others rarely win. A question over text in the other language (coverage
+            # 0) embeds them all.
+            if self.config.answer_margin > 0:
+                near = np.flatnonzero(overlap >= overlap.max() - self.config.answer_margin)
+                candidates = [candidates[i] for i in near]
+                texts = [texts[i] for i in near]
+                overlap = overlap[near]
+                if len(set(texts)) == 1:  # one sentence can win: no need to embed it
+                    hit, _, _, a, b = candidates[0]
+                    return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id,
+                                          a, b, float(overlap[0]))  # fmt: skip
             most = self.config.answer_candidates
             if most and len(set(texts)) > most:  # (a sentence in two passages is one)
                 chosen: set[str] = set()

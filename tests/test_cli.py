@@ -106,6 +106,8 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
          "search.lexical_budget must be 0 (no budget) or more"),
         ("search:\n  answer_candidates: -2\n",
          "search.answer_candidates must be 0 (all) or more"),
+        ("search:\n  answer_margin: 2\n",
+         "search.answer_margin must be between 0 (off) and 1"),
     ]:  # fmt: skip
         bad.write_text(config)
         result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)

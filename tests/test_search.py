@@ -274,3 +274,25 @@ def test_a_question_embeds_only_the_sentences_sharing_most_of_its_words(searcher
     assert len(fewer) == 2 and set(fewer) < set(every)  # two distinct sentences
     assert fewer_answer == answer
     assert len(embedded("How was the 6th AMCC held?")[1]) == len(english)
+
+
+def test_a_sentence_far_ahead_in_shared_words_is_chosen_without_embedding(searcher):
+    """``search.answer_margin``: candidates whose word-overlap score trails the best's
+    by more than the margin are not embedded; when one sentence is left, nothing is,
+    and it is the sentence embedding them all would have chosen."""
+    from dataclasses import replace
+
+    def embedded(question, margin):
+        searcher.config = replace(searcher.config, answer_margin=margin)
+        searcher._sentence_cache.clear()
+        answer = searcher.search(question, k=5)
+        title = answer.hits[0].document.title
+        return answer.sentence.text, [t for t in searcher._sentence_cache if t != title]
+
+    thai = "รัฐมนตรีสิงคโปร์"
+    answer, every = embedded(thai, 0.0)
+    assert len(every) >= 2
+    assert embedded(thai, 0.15)[0] == answer
+    assert not searcher._sentence_cache  # nothing embedded, the title neither
+    for question in ("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", "How was the 6th AMCC held?"):
+        assert embedded(question, 0.15)[0] == embedded(question, 0.0)[0]
