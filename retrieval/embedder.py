@@ -91,10 +91,13 @@ def deferred_imports(modules: dict[str, tuple[str, ...]] = DEFERRED_IMPORTS):
                 del sys.modules[module]
 
 
+_importing = threading.Lock()
+
+
 def import_sentence_transformer():
     """``sentence_transformers.SentenceTransformer``, imported without what it never
-    needs here (``DEFERRED_IMPORTS``)."""
-    with deferred_imports():
+    needs here (``DEFERRED_IMPORTS``); one thread at a time puts the stand-ins up."""
+    with _importing, deferred_imports():
         from sentence_transformers import SentenceTransformer
     return SentenceTransformer
 
