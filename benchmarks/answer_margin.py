@@ -21,7 +21,7 @@ from answer_sentence import cached_embedding, sentence_words, weighted_overlap
 from common import SHARED, write_result
 
 from bot.settings import load_settings
-from retrieval.answer import choose_sentence, may_answer
+from retrieval.answer import choose_sentence, may_answer, sentences_to_embed
 from retrieval.embedder import Embedder
 from retrieval.evaluate import load_squad
 from retrieval.text import ANSWER_BOUNDARY, answer_spans, sentence_spans
@@ -48,11 +48,9 @@ def main() -> None:
         index = [i for i, ok in enumerate(may_answer(item.question, units[k])) if ok]
         sentences = [units[k][i] for i in index]
         overlap = weighted_overlap(item.question, [terms_of[s] for s in sentences], df, n)
-        ranked = np.argsort(-overlap, kind="stable")
-        ranked = ranked[:most] if most else ranked
         chosen_off = None
         for margin in MARGINS:
-            keep = [int(i) for i in ranked if overlap[i] >= overlap[ranked[0]] - (margin or 9)]
+            keep = sentences_to_embed(overlap, sentences, margin, most)  # as the product
             if len(keep) == 1:
                 best = keep[0]
                 none[margin] += 1

@@ -126,3 +126,23 @@ def choose_sentence(
         scores = np.where(may_answer(question, texts), scores, -np.inf)
     best = int(np.argmax(scores))
     return best, float(scores[best])
+
+
+def sentences_to_embed(
+    overlap: np.ndarray, texts: list[str], margin: float, most: int
+) -> list[int]:
+    """Indices (in order) of the candidate sentences worth embedding: those whose
+    word-overlap score is within ``margin`` of the best's (0: all), and of those the
+    ``most`` distinct texts with the most overlap (0: all; a sentence in two passages
+    is one). The others could win only by a larger lead in the cosine part."""
+    keep = list(range(len(texts)))
+    if margin > 0:
+        keep = [i for i in keep if overlap[i] >= overlap.max() - margin]
+    if most and len({texts[i] for i in keep}) > most:
+        chosen: set[str] = set()
+        for i in sorted(keep, key=lambda i: -overlap[i]):  # stable: ties keep their order
+            if len(chosen) == most:
+                break
+            chosen.add(texts[i])
+        keep = [i for i in keep if texts[i] in chosen]
+    return keep

@@ -16,6 +16,7 @@ from retrieval.answer import (
     choose_sentence,
     may_answer,
     overlap_scores,
+    sentences_to_embed,
 )
 from retrieval.embedder import Embedder
 from retrieval.text import (
@@ -430,31 +431,19 @@ class Searcher:
                 * coverage_weight
                 * overlap_scores(self.term_weights(terms, counts), sentence_terms)
             )
-            # Embed only the sentences sharing most of its words (within answer_margin
-            # of the best's overlap, and at most answer_candidates of them): their
-            # overlap outweighs the cosine part of the score (choose_sentence), so the
-            # others rarely win. A question over text in the other language (coverage
-            # 0) embeds them all.
-            if self.config.answer_margin > 0:
-                near = np.flatnonzero(overlap >= overlap.max() - self.config.answer_margin)
-                candidates = [candidates[i] for i in near]
-                texts = [texts[i] for i in near]
-                overlap = overlap[near]
-                if len(set(texts)) == 1:  # one sentence can win: no need to embed it
-                    hit, _, _, a, b = candidates[0]
-                    return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id,
-                                          a, b, float(overlap[0]))  # fmt: skip
-            most = self.config.answer_candidates
-            if most and len(set(texts)) > most:  # (a sentence in two passages is one)
-                chosen: set[str] = set()
-                for i in np.argsort(-overlap, kind="stable"):
-                    if len(chosen) == most:
-                        break
-                    chosen.add(texts[i])
-                kept = [i for i, t in enumerate(texts) if t in chosen]
-                candidates = [candidates[i] for i in kept]
-                texts = [texts[i] for i in kept]
-                overlap = overlap[kept]
+            # Embed only the sentences sharing most of its words: their overlap
+            # outweighs the cosine part of the score (choose_sentence), so the others
+            # rarely win. A question over text in the other language (coverage 0)
+            # embeds them all.
+            c = self.config
+            keep = sentences_to_embed(overlap, texts, c.answer_margin, c.answer_candidates)
+            candidates = [candidates[i] for i in keep]
+            texts = [texts[i] for i in keep]
+            overlap = overlap[keep]
+            if c.answer_margin > 0 and len(set(texts)) == 1:  # one can win: embed none
+                hit, _, _, a, b = candidates[0]
+                return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id,
+                                      a, b, float(overlap[0]))  # fmt: skip
         vecs = self._passage_vectors([*texts, top.title])
         topics = np.repeat(vecs[-1:], len(texts), axis=0)
         best, score = choose_sentence(

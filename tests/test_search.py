@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from corpus.loader import iter_release_paths, load_path
@@ -253,46 +254,54 @@ def test_a_question_embeds_only_the_sentences_sharing_most_of_its_words(searcher
     """``search.answer_candidates``: a Thai question over Thai text embeds that many of
     the candidate sentences, those holding most of its words, and the answer stands; an
     English question over Thai text shares no words with it and embeds them all."""
-    from dataclasses import replace
-
     from retrieval.text import word_tokens
-
-    def embedded(question):
-        searcher._sentence_cache.clear()
-        answer = searcher.search(question, k=5)
-        title = answer.hits[0].document.title
-        return answer.sentence.text, [t for t in searcher._sentence_cache if t != title]
 
     thai = "การประชุมรัฐมนตรีอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์ ครั้งที่ 6 จัดผ่านระบบอะไร"
     assert searcher.lexical_weight(word_tokens(thai)) > 0  # the corpus knows its words
-    searcher.config = replace(searcher.config, answer_candidates=0)
-    answer, every = embedded(thai)
-    _, english = embedded("How was the 6th AMCC held?")
+    answer, every = answer_and_embedded(searcher, thai, answer_candidates=0)
+    _, english = answer_and_embedded(searcher, "How was the 6th AMCC held?")
     assert len(every) > 2 and len(english) > 2
-    searcher.config = replace(searcher.config, answer_candidates=2)
-    fewer_answer, fewer = embedded(thai)
+    fewer_answer, fewer = answer_and_embedded(searcher, thai, answer_candidates=2)
     assert len(fewer) == 2 and set(fewer) < set(every)  # two distinct sentences
     assert fewer_answer == answer
-    assert len(embedded("How was the 6th AMCC held?")[1]) == len(english)
+    assert len(answer_and_embedded(searcher, "How was the 6th AMCC held?")[1]) == len(english)
 
 
 def test_a_sentence_far_ahead_in_shared_words_is_chosen_without_embedding(searcher):
     """``search.answer_margin``: candidates whose word-overlap score trails the best's
     by more than the margin are not embedded; when one sentence is left, nothing is,
     and it is the sentence embedding them all would have chosen."""
-    from dataclasses import replace
-
-    def embedded(question, margin):
-        searcher.config = replace(searcher.config, answer_margin=margin)
-        searcher._sentence_cache.clear()
-        answer = searcher.search(question, k=5)
-        title = answer.hits[0].document.title
-        return answer.sentence.text, [t for t in searcher._sentence_cache if t != title]
-
     thai = "รัฐมนตรีสิงคโปร์"
-    answer, every = embedded(thai, 0.0)
+    answer, every = answer_and_embedded(searcher, thai, answer_margin=0.0)
     assert len(every) >= 2
-    assert embedded(thai, 0.15)[0] == answer
+    assert answer_and_embedded(searcher, thai, answer_margin=0.15)[0] == answer
     assert not searcher._sentence_cache  # nothing embedded, the title neither
     for question in ("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", "How was the 6th AMCC held?"):
-        assert embedded(question, 0.15)[0] == embedded(question, 0.0)[0]
+        on = answer_and_embedded(searcher, question, answer_margin=0.15)[0]
+        assert on == answer_and_embedded(searcher, question, answer_margin=0.0)[0]
+
+
+def test_sentences_to_embed_keeps_the_near_ones_and_counts_a_repeated_sentence_once():
+    from retrieval.answer import sentences_to_embed
+
+    overlap = np.array([0.1, 0.5, 0.45, 0.5, 0.2, 0.36])
+    texts = ["a", "b", "c", "b", "d", "e"]  # "b" in two passages
+    assert sentences_to_embed(overlap, texts, 0.0, 0) == [0, 1, 2, 3, 4, 5]
+    assert sentences_to_embed(overlap, texts, 0.15, 0) == [1, 2, 3, 5]
+    assert sentences_to_embed(overlap, texts, 0.0, 2) == [1, 2, 3]  # two distinct texts
+    assert sentences_to_embed(overlap, texts, 0.15, 3) == [1, 2, 3, 5]
+    assert sentences_to_embed(overlap, texts, 0.01, 0) == [1, 3]  # one sentence left
+    ties = np.array([0.3, 0.3, 0.3])
+    assert sentences_to_embed(ties, ["x", "y", "z"], 0.0, 2) == [0, 1]  # ties: in order
+
+
+def answer_and_embedded(searcher, question: str, **config) -> tuple[str, list[str]]:
+    """The answer sentence to ``question`` under ``config`` (search settings) and the
+    sentences embedded for it, the release title left out."""
+    from dataclasses import replace
+
+    searcher.config = replace(searcher.config, **config)
+    searcher._sentence_cache.clear()
+    answer = searcher.search(question, k=5)
+    title = answer.hits[0].document.title
+    return answer.sentence.text, [t for t in searcher._sentence_cache if t != title]
