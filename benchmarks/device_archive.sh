@@ -51,7 +51,7 @@ i('$W/cache', source='$W/e5-subset.bin')" || exit 1
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader -l 10 \
     > "$OUT/gpu.csv" 2>/dev/null &
   smi=$!
-  ( while sleep 30; do python3 - "$W/index" <<'PY'
+  ( while sleep 15; do python3 - "$W/index" <<'PY'
 import sqlite3, sys, time
 d = sys.argv[1]
 def count(db, sql):

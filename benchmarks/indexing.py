@@ -43,7 +43,7 @@ def main() -> None:
         docs, _ = load_releases([ROOT / "corpus" / "sample"])
         prepared = [indexer.prepare(d) for d in docs.values()]  # for the token count only
         texts = [t for p in prepared for t in p.embed_texts]
-        tokens = sum(indexer.embedder.count_tokens(texts)) + 4 * len(texts)
+        tokens = sum(n for p in prepared for n in p.embed_tokens) + 4 * len(texts)
         started = time.perf_counter()
         indexer.add_documents(docs.values())
         full = time.perf_counter() - started

@@ -40,6 +40,8 @@ COMMIT_SHARE = 0.05
 # Fewer documents than this are chunked in a thread even where processes are configured:
 # starting the processes (each imports pythainlp) would cost more than it saves.
 MIN_DOCS_FOR_PROCESSES = 32
+# Vectors per call when a batch's passages go into the index (bounds the memory of one call).
+ADD_STEP = 32_768
 
 
 def _no_progress(stage: str, advance: int, total: int) -> None:
@@ -53,6 +55,7 @@ class PreparedDocument:
     embed_texts: list[str]
     embed_keys: list[str]
     tokens: list[str]
+    embed_tokens: list[int]  # model tokens of each embed text (counted where it was chunked)
 
 
 @dataclass
@@ -86,13 +89,15 @@ def prepare_document(
     signature: str,
 ) -> PreparedDocument:  # fmt: skip
     """Chunk ``doc``: its passages, what the model embeds of each, their cache keys under
-    the embedder ``signature``, and their BM25 words."""
+    the embedder ``signature``, their BM25 words, and the model tokens of each (counted
+    here, in the chunking thread or process: counting in the embedding loop kept a GPU
+    waiting, docs/performance.md)."""
     chunks, words = chunk_document_words(doc, count, chunking)
     texts = [embed_text(doc, c.text) for c in chunks]
     title_tokens = " ".join(word_tokens(doc.title))
     tokens = [f"{title_tokens} {' '.join(w)}" for w in words]
     keys = [embed_key(signature, t) for t in texts]
-    return PreparedDocument(doc, chunks, texts, keys, tokens)
+    return PreparedDocument(doc, chunks, texts, keys, tokens, count(texts))
 
 
 def next_batch_size(done: int, work_seconds: float, commit_seconds: float, minimum: int) -> int:
@@ -217,17 +222,22 @@ class Indexer:
         texts: Sequence[str],
         progress: ProgressFn,
         total: Callable[[int], int] | None = None,
+        counts: Sequence[int] | None = None,
     ) -> tuple[int, int, float]:
         """Embed the texts whose keys the cache lacks; returns (count, tokens, seconds).
         ``total`` turns this call's count into the progress bar's total (for callers
-        that embed in several calls)."""
-        by_key = dict(zip(keys, texts, strict=True))
+        that embed in several calls); ``counts``, the texts' model tokens where the
+        caller has them (else they are counted here)."""
+        by_key = dict(zip(keys, range(len(keys)), strict=True))
         todo = self.cache.missing(keys)
         if not todo:
             return 0, 0, 0.0
         bar_total = total(len(todo)) if total else len(todo)
-        todo_texts = [by_key[k] for k in todo]
-        tokens = sum(self.embedder.count_tokens(todo_texts))
+        todo_texts = [texts[by_key[k]] for k in todo]
+        if counts is None:
+            tokens = sum(self.embedder.count_tokens(todo_texts))
+        else:
+            tokens = sum(counts[by_key[k]] for k in todo)
         started = time.perf_counter()
         step = self._embed_step
         for i in range(0, len(todo), step):  # commit as we go: an interruption loses little
@@ -284,19 +294,34 @@ class Indexer:
             return results, 0.0
         started = time.perf_counter()
         with self._commit(progress) as index:
+            removed: list[int] = []  # chunk ids the index held before this batch
+            added: dict[int, str] = {}  # chunk id -> cache key, in order
             for p in pending:
                 put = self.store.put_document(
                     p.doc, p.chunks, p.tokens, p.embed_keys, self.chunk_sig
                 )
-                if index is not None:
-                    index.remove(put.removed_chunk_ids)
-                    if put.chunks:
-                        ids = np.array([c.chunk.chunk_id for c in put.chunks], dtype=np.int64)
-                        index.add(ids, self.cache.get([c.embed_key for c in put.chunks]))
+                for chunk_id in put.removed_chunk_ids:  # a release twice in one batch
+                    if added.pop(chunk_id, None) is None:
+                        removed.append(chunk_id)
+                if put.status != "unchanged":
+                    added.update((c.chunk.chunk_id, c.embed_key) for c in put.chunks)
                 results.append(
                     AddResult(p.doc.doc_id, p.doc.title, p.doc.date, put.status, len(put.chunks))
                 )
+            if index is not None:
+                self._update_index(index, removed, added)
         return results, time.perf_counter() - started
+
+    def _update_index(self, index: VectorIndex, removed: list[int], added: dict[int, str]) -> None:
+        """One batch's changes to the index, in few large calls: FAISS adds a batch to an
+        HNSW graph on all cores (one release's ten passages at a time kept it on one,
+        and a GPU waited), and HNSW drops nodes by rebuilding the graph (once per batch,
+        not once per replaced release). Removals first: SQLite may reuse a removed id."""
+        index.remove(removed)
+        ids = list(added)
+        for i in range(0, len(ids), ADD_STEP):
+            part = ids[i : i + ADD_STEP]
+            index.add(np.array(part, dtype=np.int64), self.cache.get([added[c] for c in part]))
 
     def _prepare_and_embed(
         self, docs: list[Document], total: int, progress: ProgressFn
@@ -308,6 +333,7 @@ class Indexer:
         prepared: list[PreparedDocument] = []
         keys: list[str] = []
         texts: list[str] = []
+        counts: list[int] = []
         queued = 0
 
         def grow(n: int) -> int:  # the embedding bar's total grows as chunking goes on
@@ -318,10 +344,11 @@ class Indexer:
         stats = [0, 0, 0.0]  # passages embedded, their tokens, seconds of embedding
 
         def embed() -> None:
-            for i, value in enumerate(self._embed_missing(keys, texts, progress, grow)):
+            for i, value in enumerate(self._embed_missing(keys, texts, progress, grow, counts)):
                 stats[i] += value
             keys.clear()
             texts.clear()
+            counts.clear()
 
         processes = self._process_pool(len(docs)) if docs else None
         thread = None
@@ -336,6 +363,7 @@ class Indexer:
                 progress("chunk", 1, total)
                 keys += p.embed_keys
                 texts += p.embed_texts
+                counts += p.embed_tokens
                 if len(keys) >= self._embed_step:
                     embed()
             embed()

@@ -49,6 +49,39 @@ def test_changed_release_replaces_its_vectors(runtime_factory, amcc_dir):
     assert len(ids) == rt.store.counts()[1]
 
 
+def test_a_release_twice_in_one_batch_leaves_one_set_of_vectors(runtime_factory, amcc_dir):
+    """A batch's index changes go in together (removals, then one add): a release given
+    twice in one call, the same or changed, must leave exactly its last passages."""
+    from dataclasses import replace
+
+    rt = runtime_factory()
+    docs = load_all(amcc_dir)
+    rt.indexer.add_documents(docs)
+    first = docs[0]
+    changed = replace(first, text=first.text + "\n\nA closing sentence added later.")
+
+    def statuses(results):
+        return sorted(r.status for r in results if r.doc_id == first.doc_id)
+
+    def index_matches_rows(text):
+        index, meta = rt.load_index()
+        stored = rt.store.chunks_of(first.doc_id)
+        ids = sorted(c.chunk.chunk_id for d in rt.store.doc_ids() for c in rt.store.chunks_of(d))
+        assert sorted(index.ids().tolist()) == ids and meta["fingerprint"] == rt.store.fingerprint()
+        assert rt.store.get_document(first.doc_id).text == text
+        for c in stored:  # each id holds its own passage's vector
+            assert np.allclose(index.vector(c.chunk.chunk_id), rt.cache.get([c.embed_key])[0])
+
+    results = rt.indexer.add_documents([first, changed, changed, *docs[1:]])
+    assert statuses(results) == ["replaced", "unchanged", "unchanged"]
+    index_matches_rows(changed.text)
+    # replaced twice within the batch: the ids added first are dropped again
+    rt.indexer.add_documents([first])
+    results = rt.indexer.add_documents([replace(first, text=first.text + "\n\nOther."), changed])
+    assert statuses(results) == ["replaced", "replaced"]
+    index_matches_rows(changed.text)
+
+
 def test_remove_takes_vectors_away(runtime_factory, amcc_dir):
     rt = runtime_factory()
     rt.indexer.add_documents(load_all(amcc_dir))
@@ -90,16 +123,24 @@ def test_index_of_another_model_or_damaged_is_refused(tmp_path):
 def test_chunking_change_rechunks_on_rebuild(runtime_factory, amcc_dir, tmp_path):
     from dataclasses import replace
 
-    from retrieval.indexer import Indexer
+    from retrieval.indexer import Indexer, embed_text
 
     rt = runtime_factory()
     rt.indexer.add_documents(load_all(amcc_dir))
     before = rt.store.counts()[1]
     small = Indexer(rt.store, rt.cache, rt.embedder, rt.settings.index_path,
                     replace(rt.settings.chunking, max_tokens=64))  # fmt: skip
+    cached = {key for doc_id in TEST_IDS for key in
+              (c.embed_key for c in rt.store.chunks_of(doc_id))}  # fmt: skip
     report = small.rebuild()
     assert report.rechunked == len(TEST_IDS) and report.embedded > 0
     assert rt.store.counts()[1] > before
+    # the report counts the model tokens of what it embedded (counted while chunking)
+    embedded = {c.embed_key: embed_text(rt.store.get_document(doc_id), c.chunk.text)
+                for doc_id in TEST_IDS for c in rt.store.chunks_of(doc_id)
+                if c.embed_key not in cached}  # fmt: skip
+    assert report.embedded == len(embedded)
+    assert report.embed_tokens == sum(rt.embedder.count_tokens(list(embedded.values())))
     assert len(VectorIndex.load(rt.settings.index_path)[0]) == rt.store.counts()[1]
     shutil.rmtree(tmp_path / "data")
 
@@ -147,6 +188,13 @@ def test_chunking_in_processes_gives_the_rows_a_thread_gives(runtime_factory, am
     assert [r.status for r in results] == ["added"] * len(TEST_IDS)
     assert len(pools) == 1 and indexer._processes is None  # one pool, stopped at the end
     assert len(rows(rt)) > len(TEST_IDS) and rows(rt) == rows(threaded)
+    # the model tokens each worker counts are those of the embedding model's tokenizer
+    docs = load_all(amcc_dir)
+    in_workers = list(indexer._process_pool(len(docs)).map(indexer_module._prepare_in_worker, docs))
+    indexer._stop_processes()
+    for p in in_workers:
+        assert p.embed_tokens == rt.embedder.count_tokens(p.embed_texts)
+    assert [p.embed_tokens for p in in_workers] == [indexer.prepare(d).embed_tokens for d in docs]
     index, meta = rt.load_index()
     assert len(index) == rt.store.counts()[1] and meta["fingerprint"] == rt.store.fingerprint()
 
