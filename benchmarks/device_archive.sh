@@ -10,8 +10,18 @@
 #                   prakat does not read)
 #          .gpu/b = the faiss-cpu wheel, and `python benchmarks/device_model.py
 #                   data/archive/data --out .gpu/b` (the model with unused rows zeroed)
+#          (the wheels for that machine's Python 3.12: `pip download --no-deps
+#          --only-binary=:all: --python-version 3.12 --implementation cp --platform
+#          manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .gpu/a
+#          python-crfsuite==0.9.12`, and faiss-cpu into .gpu/b; pythainlp-slim: a tar of
+#          site-packages/pythainlp and its dist-info leaving out the corpus files over
+#          300 KB except sentenceseg_crfcut.model, words_th.txt and stopwords_th.txt,
+#          the three prakat opens; .gpu/ is listed in .git/info/exclude)
 #   call 1 (carry .gpu/a):  bash benchmarks/device_archive.sh setup
-#   call 2 (carry .gpu/b):  LIMIT=450 bash benchmarks/device_archive.sh run
+#   call 2 (carry .gpu/b):  LIMIT=510 bash benchmarks/device_archive.sh run
+#   call 3, only if call 2 was stopped and device time is left (carry .gpu/b, within the
+#   30 s the machine stays warm):  RESUME=1 LIMIT=... bash benchmarks/device_archive.sh run
+#   (the same command resuming: the releases already in are found unchanged)
 #
 # `run` stops the load with SIGINT after LIMIT seconds if it has not finished (finished
 # batches are kept), then prints the counts, asks the AMCC question on the GPU-built
@@ -45,7 +55,7 @@ run)
   xz -dc .gpu/b/e5-subset.bin.xz > $W/e5-subset.bin || exit 1
   python3 -c "from retrieval.model_install import install_default_model as i; \
 i('$W/cache', source='$W/e5-subset.bin')" || exit 1
-  rm -rf $W/index
+  [ -n "${RESUME:-}" ] || rm -rf $W/index
   printf 'data_dir: index\nembedding:\n  device: %s\n  batch_size: 256\n  cache_dir: %s\nchunking:\n  workers: %s\n' \
     "${DEVICE:-cuda}" "$W/cache" "${WORKERS:-0}" > $W/config.yaml
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader -l 10 \

@@ -316,7 +316,8 @@ class Indexer:
         """One batch's changes to the index, in few large calls: FAISS adds a batch to an
         HNSW graph on all cores (one release's ten passages at a time kept it on one,
         and a GPU waited), and HNSW drops nodes by rebuilding the graph (once per batch,
-        not once per replaced release). Removals first: SQLite may reuse a removed id."""
+        not once per replaced release). Ids are never reused (AUTOINCREMENT), and an id
+        added and removed within the batch never reaches the index (``_add_batch``)."""
         index.remove(removed)
         ids = list(added)
         for i in range(0, len(ids), ADD_STEP):
