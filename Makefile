@@ -27,8 +27,10 @@ run: $(STAMP)
 		exec $(BIN)/prakat chat; \
 	fi
 
+# -X faulthandler: a crash in native code, the interpreter's shutdown included, prints
+# every thread's Python stack (one run of 2026-11-27 died by SIGSEGV after all passed).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -X faulthandler -m pytest -q
 
 # Speed, memory and quality benchmarks; JSON in benchmarks/results/ (docs/performance.md).
 bench: $(STAMP)
