@@ -20,7 +20,7 @@ from bot.settings import load_settings
 from retrieval.answer import OVERLAP_WEIGHT, choose_sentence, overlap_scores
 from retrieval.embedder import Embedder
 from retrieval.evaluate import load_squad
-from retrieval.search import _EN_STOP
+from retrieval.search import query_terms
 from retrieval.text import normalise_query, sentence_spans, word_tokens
 
 VARIANTS = {
@@ -71,7 +71,7 @@ def coverage_weight(terms: list[str], df: Counter, n: int) -> float:
 def weighted_overlap(question: str, sentence_terms: list[set[str]], df: Counter, n: int):
     """The product's word-overlap term for each sentence (``OVERLAP_WEIGHT`` x coverage
     x share of the question's IDF mass), with document frequencies over ``n`` sentences."""
-    terms = [t for t in word_tokens(normalise_query(question)) if t not in _EN_STOP]
+    terms = query_terms(normalise_query(question))
     idf = {t: math.log(1 + n / df[t]) if df[t] else math.log(1 + n) for t in dict.fromkeys(terms)}
     return OVERLAP_WEIGHT * coverage_weight(terms, df, n) * overlap_scores(idf, sentence_terms)
 

@@ -38,8 +38,13 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
 
 # Modules sentence-transformers imports at import time for functions prakat never
 # calls: scikit-learn's metrics (for sparse Manhattan similarity) cost ~0.8 s of the
-# ~4.4 s import, and so of the bot's start (docs/performance.md, Cold start).
-DEFERRED_IMPORTS = {"sklearn.metrics": ("pairwise_distances",)}
+# ~4.4 s import, and so of the bot's start; SciPy's optimize, which transformers'
+# object-detection losses import for one assignment solver, ~0.3 s more
+# (docs/performance.md, Cold start).
+DEFERRED_IMPORTS = {
+    "sklearn.metrics": ("pairwise_distances",),
+    "scipy.optimize": ("linear_sum_assignment",),
+}
 
 
 class _StandIn(types.ModuleType):

@@ -97,6 +97,24 @@ _EN_STOP = frozenset(
     "a an and are as at be by did do does for from has have how in is it its of on or the to "
     "was were what when where which who whom whose why will with".split()
 )
+# Thai question words, as newmm cuts them ("ปีใด" -> ปี | ใด). A passage rarely holds
+# them, so BM25 gave them a high IDF and favoured the odd passage that did ("ไม่เหมือน
+# ใคร"), and one the corpus lacks (เมื่อใด, เท่าไร) counted as unknown, lowering the
+# question's vocabulary coverage and so BM25's weight. Left out of the query's terms:
+# XQuAD-th TH->TH R@1 0.9513 -> 0.9538, iApp 0.9542 -> 0.9569 (docs/quality.md, "Question words").
+# ไหม is left in: it is also "silk".
+_TH_QUESTION = frozenset(
+    "อะไร ใคร ใด ไหน ที่ไหน ที่ใด เมื่อไร เมื่อไหร่ เมื่อใด อย่างไร ยังไง เท่าไร เท่าไหร่ เท่าใด "
+    "กี่ ทำไม เหตุใด หรือไม่ หรือเปล่า บ้าง สิ่งใด ผู้ใด คนใด แห่งใด วันใด ที่ไหนบ้าง "
+    "อย่างไรบ้าง".split()
+)
+QUERY_STOP = _EN_STOP | _TH_QUESTION
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of a (normalised) question that BM25 and the answer's word overlap use:
+    its ``word_tokens`` without English function words and Thai question words."""
+    return [t for t in word_tokens(query) if t not in QUERY_STOP]
 
 
 class Searcher:
@@ -261,7 +279,7 @@ class Searcher:
         qvec = self.embedder.embed_queries([query])[0]
         index = self.index
         dense = index.search(qvec, max(self.config.dense_k, k))
-        terms = [t for t in word_tokens(query) if t not in _EN_STOP]
+        terms = query_terms(query)
         fusion = self.config.fusion
         counts = self.term_counts(terms) if terms else {}
         coverage_weight = self._coverage_weight(terms, counts)

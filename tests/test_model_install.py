@@ -351,20 +351,23 @@ def test_deferred_imports_give_other_names_the_real_module(tmp_path, monkeypatch
     assert sys.modules["prakat_toy_other"].VALUE == 7  # the real one, kept
 
 
-def test_sentence_transformers_imports_without_scikit_learn_and_still_works():
+def test_sentence_transformers_imports_without_what_prakat_never_calls_and_still_works():
     code = (
         "import sys\n"
         "from retrieval.embedder import import_sentence_transformer\n"
         "import_sentence_transformer()\n"
-        "print('sklearn.metrics' in sys.modules)\n"
+        "print('sklearn.metrics' in sys.modules, 'scipy.optimize' in sys.modules)\n"
         "import numpy as np\n"
         "from sentence_transformers.util import similarity\n"
         "print(similarity.pairwise_distances(np.array([[0.0, 1.0]]), "
         "np.array([[3.0, 5.0]]), metric='manhattan')[0][0])\n"
+        "from transformers.loss import loss_for_object_detection as detection\n"
+        "rows, cols = detection.linear_sum_assignment(np.array([[4.0, 1.0], [2.0, 8.0]]))\n"
+        "print(cols.tolist(), 'scipy.optimize' in sys.modules)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
         cwd=Path(__file__).resolve().parents[1],
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", "7.0"]
+    assert done.stdout.splitlines() == ["False False", "7.0", "[1, 0] True"]

@@ -86,6 +86,26 @@ def test_lexical_weight_trusts_bm25_for_thai_not_for_english_over_thai(searcher)
     assert english < 0.2
 
 
+def test_question_words_are_not_search_terms(searcher):
+    """Thai question words (as newmm cuts them) and English function words stay out of
+    BM25 and the word overlap; a question word the corpus lacks (เมื่อใด) would count as
+    unknown and pull the question's vocabulary coverage, and so BM25's weight, down."""
+    from retrieval.search import query_terms
+    from retrieval.text import word_tokens
+
+    question = "การประชุมรัฐมนตรีอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์ ครั้งที่ 6 จัดขึ้นเมื่อใด"
+    terms = query_terms(question)
+    assert "เมื่อใด" in word_tokens(question) and "เมื่อใด" not in terms
+    assert {"อาเซียน", "6"} <= set(terms)
+    assert query_terms("ใครเป็นประธานการประชุม ปีใด กี่คน อย่างไร") == [
+        "เป็น", "ประธาน", "การประชุม", "ปี", "คน"
+    ]  # fmt: skip
+    assert query_terms("who chaired the 6th AMCC?") == ["chaired", "6", "th", "amcc"]
+    assert searcher.term_counts(["เมื่อใด"]) == {"เมื่อใด": 0}
+    assert searcher.lexical_weight(terms) == pytest.approx(1.0)
+    assert searcher.lexical_weight(word_tokens(question)) < 0.9
+
+
 def test_empty_question_has_no_answer(searcher):
     answer = searcher.search("   ", k=5)
     assert not answer.found and answer.sentence is None
