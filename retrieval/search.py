@@ -212,9 +212,10 @@ class Searcher:
         return max(0.0, (coverage - 0.7) / 0.3)
 
     def _selective(self, terms: list[str], counts: dict[str, int]) -> list[str]:
-        """The terms worth a BM25 lookup: those in at most ``common_share`` of the
+        """The terms FTS5 finds candidates by: those in at most ``common_share`` of the
         passages (a word like การ or ที่ matches most of them, costs the most and
-        moves the ranking least), or the three rarest if every term is that common.
+        moves the ranking least; the others only add to the candidates' scores:
+        ``_lexical``), or the three rarest if every term is that common.
         Numbers are always kept, however common: "6" in "AMCC ครั้งที่ 6" is what tells
         the 6th meeting's release from the 5th's and 7th's."""
         limit = self.config.common_share * len(self.index)
@@ -222,9 +223,17 @@ class Searcher:
         return keep or sorted(dict.fromkeys(terms), key=lambda t: counts.get(t, 0))[:3]
 
     def _lexical(
-        self, terms: list[str], counts: dict[str, int], limit: int
+        self, terms: list[str], counts: dict[str, int], limit: int, common: list[str] = ()
     ) -> list[tuple[int, float]]:
-        """The ``limit`` best BM25 candidates for ``terms``: (chunk id, score).
+        """The ``limit`` best BM25 candidates for ``terms`` + ``common``: (chunk id, score).
+
+        ``common`` are the question's words in more than ``common_share`` of the
+        passages (``_selective``): they find no candidates (their posting lists are the
+        longest: FTS5's time) but add their BM25 to the candidates' scores, as FTS5 would
+        have. Dropping them outright, as before, cost iApp 0.5 points of R@1 (0.9569
+        without them, 0.9623 with them; docs/quality.md, "Common words"). Within the
+        budget they rescore FTS5's ``limit`` candidates (a larger pool found no more
+        and cost 7 ms a question at 100k passages).
 
         FTS5 scores every passage that holds any of the terms, so its time is the sum of
         their posting lists: over the whole archive (567,078 passages) questions as long
@@ -237,7 +246,10 @@ class Searcher:
         of 122), the passage search at 56 ms p50 instead of 104 (docs/performance.md)."""
         budget = self.config.lexical_budget
         if budget <= 0 or sum(counts.get(t, 0) for t in set(terms)) <= budget:
-            return self.store.lexical_search(terms, limit)
+            if not common:
+                return self.store.lexical_search(terms, limit)
+            pool = self.store.lexical_search(terms, limit)
+            return self.store.add_bm25(pool, list(common), counts)
         rare, spent = [], 0
         for t in sorted(set(terms), key=lambda t: counts.get(t, 0)):
             if spent and spent + counts.get(t, 0) > budget:  # words no passage holds cost 0
@@ -247,7 +259,7 @@ class Searcher:
         # a term the vocabulary lacks (count 0: none, or a phrase like "2.6" that FTS5
         # cuts in two) is among the rarest, so the rest are single vocabulary words
         pool = self.store.lexical_search([t for t in terms if t in rare], 4 * limit)
-        rest = [t for t in terms if t not in rare]
+        rest = [t for t in terms if t not in rare] + list(common)
         return self.store.add_bm25(pool, rest, counts)[:limit]
 
     def term_weights(
@@ -288,9 +300,12 @@ class Searcher:
             fusion == "weighted" and (coverage_weight > 0 or self.config.tie_break > 0)
         )
         if wanted and any(counts.get(t) for t in terms):
-            lexical = self._lexical(
-                self._selective(terms, counts), counts, max(self.config.lexical_k, k)
-            )
+            finders = self._selective(terms, counts)
+            # FTS5's IDF of a word in half the passages or more is ~0: such words
+            # would add nothing but the time to score them
+            half = len(self.index) / 2
+            common = [t for t in terms if t not in finders and counts.get(t, 0) < half]
+            lexical = self._lexical(finders, counts, max(self.config.lexical_k, k), common)
         if fusion == "weighted":
             fused, cosines = self._weighted(query, qvec, dense, lexical, coverage_weight, index)
         else:

@@ -136,7 +136,7 @@ def test_pinned_searcher_remembers_term_counts_until_the_index_is_swapped(
     assert pinned.search("zyxwvut อาเซียน").hits[0].document.doc_id == "9001"
 
 
-def test_common_words_are_skipped_by_bm25_but_numbers_are_kept(searcher):
+def test_common_words_find_no_bm25_candidates_but_numbers_do(searcher):
     """On the bundled sample "ครั้งที่" and "6" are each in more than 5% of passages;
     skipping "6" too made the Thai AMCC question answer from the 5th meeting's release."""
     n = len(searcher.index)
@@ -268,6 +268,47 @@ def test_bm25_past_its_budget_finds_by_the_rarest_words_and_scores_by_all(search
         assert score == pytest.approx(exact[cid], rel=1e-12)
     for q in ("who chaired the 6th AMCC?", question):  # the answer stands
         assert "Josephine Teo" in searcher.search(q, k=5).sentence.text
+
+
+def test_common_words_find_no_candidates_but_add_their_bm25(searcher):
+    """Words in more than ``common_share`` of the passages stay out of FTS5's query
+    (their posting lists are its time) and add their BM25 to what the rarer words
+    found, exactly as FTS5 would score them; words in half the passages or more, whose
+    IDF is ~0, are not scored at all."""
+    from dataclasses import replace
+
+    from retrieval.search import query_terms
+    from retrieval.text import normalise_query
+
+    question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6 ของอาเซียน"
+    terms = query_terms(normalise_query(question))
+    counts = searcher.term_counts(terms)
+    n = len(searcher.index)
+    searcher.config = replace(searcher.config, common_share=0.05)
+    finders = searcher._selective(terms, counts)
+    common = [t for t in terms if t not in finders and counts.get(t, 0) < n / 2]
+    assert common and finders  # the sample has both kinds in this question
+    exact = dict(searcher.store.lexical_search(finders + common, 1000))
+    asked, added = [], []
+    lexical_search, add_bm25 = searcher.store.lexical_search, searcher.store.add_bm25
+
+    def spy_search(words, limit):
+        asked.append(list(words))
+        return lexical_search(words, limit)
+
+    def spy_add(scored, words, doc_counts):
+        added.append(list(words))
+        return add_bm25(scored, words, doc_counts)
+
+    searcher.store.lexical_search, searcher.store.add_bm25 = spy_search, spy_add
+    searcher.search(question, k=5, with_sentence=False)
+    assert asked == [finders]
+    assert added == [common]  # not the words in half the passages or more
+    found = searcher._lexical(finders, counts, 20, common)
+    assert found == sorted(found, key=lambda r: r[1], reverse=True)
+    for cid, score in found:
+        assert score == pytest.approx(exact[cid], rel=1e-12)
+    assert "Josephine Teo" in searcher.search(question, k=5).sentence.text
 
 
 def test_a_question_embeds_only_the_sentences_sharing_most_of_its_words(searcher):
