@@ -246,10 +246,8 @@ class Searcher:
         of 122), the passage search at 56 ms p50 instead of 104 (docs/performance.md)."""
         budget = self.config.lexical_budget
         if budget <= 0 or sum(counts.get(t, 0) for t in set(terms)) <= budget:
-            if not common:
-                return self.store.lexical_search(terms, limit)
-            pool = self.store.lexical_search(terms, limit)
-            return self.store.add_bm25(pool, list(common), counts)
+            # (no common words: add_bm25 returns the rows as they are)
+            return self.store.add_bm25(self.store.lexical_search(terms, limit), common, counts)
         rare, spent = [], 0
         for t in sorted(set(terms), key=lambda t: counts.get(t, 0)):
             if spent and spent + counts.get(t, 0) > budget:  # words no passage holds cost 0
