@@ -18,7 +18,8 @@
 #          300 KB except sentenceseg_crfcut.model, words_th.txt and stopwords_th.txt,
 #          the three prakat opens; .gpu/ is listed in .git/info/exclude)
 #   call 1 (carry .gpu/a):  bash benchmarks/device_archive.sh setup
-#   call 2 (carry .gpu/b):  LIMIT=510 bash benchmarks/device_archive.sh run
+#   call 2 (carry .gpu/b):  LIMIT=500 bash benchmarks/device_archive.sh run
+#   (the whole archive took 465 s of it on an H100, 2026-11-27)
 #   call 3, only if call 2 was stopped and device time is left (carry .gpu/b, within the
 #   30 s the machine stays warm):  RESUME=1 LIMIT=... bash benchmarks/device_archive.sh run
 #   (the same command resuming: the releases already in are found unchanged)
@@ -87,6 +88,9 @@ PY
   cat "$OUT/timeline.txt"
   prakat index status
   [ -n "${NO_CHECKS:-}" ] && exit 0
+  python3 -c "from retrieval.embedder import Embedder, EmbedderConfig as C; \
+e = Embedder(C(device='${DEVICE:-cuda}', cache_dir='$W/cache')).load(); \
+print('chunk processes hand the model token ids:', e.passage_tokenizer_json() is not None)"
   ( time prakat ask --json "who chaired the 6th AMCC?" ) > "$OUT/ask.json" 2> "$OUT/ask.time"
   python3 -c "import json; a = json.load(open('$OUT/ask.json'))['answer']; print('answer:', a and a['doc_id'], a and a['text'][:200])"
   tail -3 "$OUT/ask.time"

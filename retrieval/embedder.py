@@ -180,6 +180,37 @@ def token_counter(tokenizer_json: str) -> Callable[[Sequence[str]], list[int]]:
     return functools.partial(_count_with, _counting_tokenizer(tokenizer_json))
 
 
+def _input_tokenizer(tokenizer_json: str):
+    """A Rust tokenizer from ``Embedder.passage_tokenizer_json``: the model's input
+    ids (special tokens, truncation as set there), no padding."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(tokenizer_json)
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _ids_with(tokenizer, prompt: str, texts: Sequence[str]) -> list[np.ndarray]:
+    if not texts:
+        return []
+    return [np.array(e.ids, np.int32) for e in tokenizer.encode_batch([prompt + t for t in texts])]
+
+
+def passage_tokenizer(tokenizer_json: str, prompt: str) -> Callable[[Sequence[str]], list]:
+    """The model's input ids of each passage text, for ``Embedder.embed_passage_ids``,
+    in a process that does not load the model (a chunk process beside a GPU)."""
+    return functools.partial(_ids_with, _input_tokenizer(tokenizer_json), prompt)
+
+
+# Texts the passage tokenizer is checked on against the model's own: surrounding
+# spaces, Thai, and one over any model's length limit.
+_PROBE_TEXTS = (
+    "  AMCC chaired by Josephine Teo \n",
+    "นายกรัฐมนตรีเป็นประธานการประชุมครั้งที่ 6 ณ ทำเนียบรัฐบาล",
+    "ประกาศ " * 600,
+)
+
+
 class ModelNotAvailable(Exception):
     """The configured embedding model cannot be loaded (offline, missing path, ...)."""
 
@@ -210,6 +241,7 @@ class Embedder:
         self._count_tokenizer = None
         self._counter_lock = threading.Lock()
         self._load_lock = threading.Lock()  # the bot starts loading in the background
+        self._passage_inputs: tuple[str, dict] | None = None
 
     @property
     def signature(self) -> str:
@@ -368,6 +400,85 @@ class Embedder:
 
     def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         return self._encode(texts, self.config.passage_prompt, progress)
+
+    def passage_tokenizer_json(self) -> str | None:
+        """The model's tokenizer serialised, cutting passages where ``encode`` does, for
+        ``passage_tokenizer`` in a chunk process, so that the process feeding a GPU only
+        pads ids (``embed_passage_ids``): tokenising in ``encode`` was half of its work
+        per passage (docs/performance.md). None where the ids it makes differ from the
+        model's own on a few probe texts (a model with its own preprocessing), or
+        where the model has only a slow (Python) tokenizer."""
+        if self._passage_inputs is None:
+            self._passage_inputs = self._check_passage_tokenizer() or ("", {})
+        return self._passage_inputs[0] or None
+
+    def _check_passage_tokenizer(self) -> tuple[str, dict] | None:
+        model = self.model
+        backend = getattr(model.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            return None
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_str(backend.to_str())
+        tokenizer.enable_truncation(max_length=model.max_seq_length)
+        tokenizer_json = tokenizer.to_str()
+        prompt = self.config.passage_prompt
+        try:
+            features = model.preprocess(list(_PROBE_TEXTS), prompt=prompt)
+        except Exception:  # an older sentence-transformers: tokenize() without prompts
+            return None
+        known = {"input_ids", "attention_mask", "token_type_ids"}
+        extra = {k: v for k, v in features.items() if k not in known}
+        if any(hasattr(v, "shape") for v in extra.values()):  # per-text inputs we do not make
+            return None
+        if "token_type_ids" in features and features["token_type_ids"].any():
+            return None
+        mask = features["attention_mask"].bool()
+        theirs = [row[m].tolist() for row, m in zip(features["input_ids"], mask, strict=True)]
+        ours = passage_tokenizer(tokenizer_json, prompt)(list(_PROBE_TEXTS))
+        if theirs != [list(map(int, ids)) for ids in ours]:
+            return None
+        if "token_type_ids" in features:
+            extra["token_type_ids"] = None  # zeros, made per batch
+        return tokenizer_json, extra
+
+    def embed_passage_ids(
+        self, ids: Sequence[np.ndarray], progress: Progress | None = None
+    ) -> np.ndarray:
+        """Vectors of passages given as ``passage_tokenizer``'s ids: the same forward
+        pass, padding and normalising as ``embed_passages`` of their texts, without
+        tokenising here."""
+        import torch
+
+        if self.passage_tokenizer_json() is None:
+            raise ValueError("this model's passages cannot be given as token ids")
+        dim = self.dim
+        out = np.zeros((len(ids), dim), np.float32)
+        extra = self._passage_inputs[1]
+        pad = getattr(self.model.tokenizer, "pad_token_id", None) or 0
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        bs = self.batch_size
+        for b in range(0, len(order), bs):
+            idx = order[b : b + bs]
+            width = max(len(ids[i]) for i in idx)
+            input_ids = np.full((len(idx), width), pad, np.int64)
+            mask = np.zeros((len(idx), width), np.int64)
+            for row, i in enumerate(idx):
+                input_ids[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1
+            features = {
+                "input_ids": torch.from_numpy(input_ids).to(self.device),
+                "attention_mask": torch.from_numpy(mask).to(self.device),
+            }
+            for key, value in extra.items():
+                features[key] = torch.zeros_like(features["input_ids"]) if value is None else value
+            with torch.inference_mode(), self._autocast():
+                vecs = self.model(features)["sentence_embedding"]
+            vecs = torch.nn.functional.normalize(vecs.float(), p=2, dim=1)
+            out[idx] = vecs.cpu().numpy()
+            if progress:
+                progress(len(idx))
+        return out
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.config.query_prompt, None)

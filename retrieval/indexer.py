@@ -26,7 +26,7 @@ from corpus.models import Chunk, Document, StoreLocked
 from corpus.store import Store, document_hash
 from retrieval.chunking import ChunkingConfig, chunk_document_words, chunk_header
 from retrieval.embed_cache import EmbeddingCache
-from retrieval.embedder import Embedder, embed_key, token_counter
+from retrieval.embedder import Embedder, embed_key, passage_tokenizer, token_counter
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from retrieval.text import word_tokens
 from retrieval.vector_index import IndexConfig, VectorIndex, fsync_dir
@@ -56,6 +56,9 @@ class PreparedDocument:
     embed_keys: list[str]
     tokens: list[str]
     embed_tokens: list[int]  # model tokens of each embed text (counted where it was chunked)
+    # the model's input ids of each embed text, where a chunk process made them (beside
+    # a GPU: Embedder.passage_tokenizer_json); dropped once handed to the encoder
+    embed_ids: list[np.ndarray] | None = None
 
 
 @dataclass
@@ -119,19 +122,26 @@ def next_batch_size(done: int, work_seconds: float, commit_seconds: float, minim
 _worker_state: tuple | None = None
 
 
-def _start_worker(tokenizer_json: str, chunking: ChunkingConfig, signature: str) -> None:
+def _start_worker(
+    tokenizer_json: str, chunking: ChunkingConfig, signature: str,
+    passage_json: str | None = None, passage_prompt: str = "",
+) -> None:  # fmt: skip
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # One thread each: the tokenizer's own thread pool, in every worker, put several
     # threads per core and left the GPU idle most of the time (docs/performance.md).
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     os.environ["RAYON_NUM_THREADS"] = "1"
     global _worker_state
-    _worker_state = (token_counter(tokenizer_json), chunking, signature)
+    tokenize = passage_tokenizer(passage_json, passage_prompt) if passage_json else None
+    _worker_state = (token_counter(tokenizer_json), chunking, signature, tokenize)
 
 
 def _prepare_in_worker(doc: Document) -> PreparedDocument:
-    count, chunking, signature = _worker_state
-    return prepare_document(doc, count, chunking, signature)
+    count, chunking, signature, tokenize = _worker_state
+    prepared = prepare_document(doc, count, chunking, signature)
+    if tokenize is not None:
+        prepared.embed_ids = tokenize(prepared.embed_texts)
+    return prepared
 
 
 class Indexer:
@@ -198,12 +208,15 @@ class Indexer:
         tokenizer = self.embedder.counter_json() if workers else None
         if tokenizer is None:  # a slow tokenizer cannot travel: chunk in a thread
             return None
+        # the workers also make the model's input ids, where they would be the model's own
+        passage_json = self.embedder.passage_tokenizer_json()
         self._processes = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("spawn"),  # never fork a CUDA process
             initializer=_start_worker,
-            initargs=(tokenizer, self.chunking, self.embedder.signature),
-        )
+            initargs=(tokenizer, self.chunking, self.embedder.signature, passage_json,
+                      self.embedder.config.passage_prompt),
+        )  # fmt: skip
         return self._processes
 
     def _stop_processes(self) -> None:
@@ -223,11 +236,13 @@ class Indexer:
         progress: ProgressFn,
         total: Callable[[int], int] | None = None,
         counts: Sequence[int] | None = None,
+        ids: Sequence[np.ndarray] | None = None,
     ) -> tuple[int, int, float]:
         """Embed the texts whose keys the cache lacks; returns (count, tokens, seconds).
         ``total`` turns this call's count into the progress bar's total (for callers
         that embed in several calls); ``counts``, the texts' model tokens where the
-        caller has them (else they are counted here)."""
+        caller has them (else they are counted here); ``ids``, the texts' model input
+        ids where a chunk process made them (then the texts are not tokenised here)."""
         by_key = dict(zip(keys, range(len(keys)), strict=True))
         todo = self.cache.missing(keys)
         if not todo:
@@ -242,9 +257,11 @@ class Indexer:
         step = self._embed_step
         for i in range(0, len(todo), step):  # commit as we go: an interruption loses little
             part = todo[i : i + step]
-            vecs = self.embedder.embed_passages(
-                todo_texts[i : i + step], progress=lambda n: progress("embed", n, bar_total)
-            )
+            bar = lambda n: progress("embed", n, bar_total)  # noqa: E731
+            if ids is not None:
+                vecs = self.embedder.embed_passage_ids([ids[by_key[k]] for k in part], bar)
+            else:
+                vecs = self.embedder.embed_passages(todo_texts[i : i + step], progress=bar)
             self.cache.put(part, vecs)
             failpoint("embed")
         return len(todo), tokens, time.perf_counter() - started
@@ -335,6 +352,7 @@ class Indexer:
         keys: list[str] = []
         texts: list[str] = []
         counts: list[int] = []
+        ids: list[np.ndarray] = []  # stays empty unless every passage came with its ids
         queued = 0
 
         def grow(n: int) -> int:  # the embedding bar's total grows as chunking goes on
@@ -345,11 +363,15 @@ class Indexer:
         stats = [0, 0, 0.0]  # passages embedded, their tokens, seconds of embedding
 
         def embed() -> None:
-            for i, value in enumerate(self._embed_missing(keys, texts, progress, grow, counts)):
+            given = ids if len(ids) == len(keys) else None
+            for i, value in enumerate(
+                self._embed_missing(keys, texts, progress, grow, counts, given)
+            ):
                 stats[i] += value
             keys.clear()
             texts.clear()
             counts.clear()
+            ids.clear()
 
         processes = self._process_pool(len(docs)) if docs else None
         thread = None
@@ -365,6 +387,9 @@ class Indexer:
                 keys += p.embed_keys
                 texts += p.embed_texts
                 counts += p.embed_tokens
+                if p.embed_ids is not None:
+                    ids += p.embed_ids
+                    p.embed_ids = None  # the batch's documents are kept until its commit
                 if len(keys) >= self._embed_step:
                     embed()
             embed()

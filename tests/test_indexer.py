@@ -199,6 +199,47 @@ def test_chunking_in_processes_gives_the_rows_a_thread_gives(runtime_factory, am
     assert len(index) == rt.store.counts()[1] and meta["fingerprint"] == rt.store.fingerprint()
 
 
+def test_chunk_processes_hand_the_encoder_token_ids_and_the_vectors_are_the_same(
+    runtime_factory, amcc_dir, warm_cache, monkeypatch
+):
+    """Beside a GPU the main process only pads ids the chunk processes made: the cached
+    vectors are those the texts give (the warm cache was embedded from texts, in other
+    batches, whose padding moves int8 vectors a little: the exact check with the same
+    batches is in test_model_install.py)."""
+    from dataclasses import replace
+
+    from retrieval import indexer as indexer_module
+    from retrieval.embed_cache import EmbeddingCache
+    from retrieval.indexer import Indexer
+
+    monkeypatch.setattr(indexer_module, "MIN_DOCS_FOR_PROCESSES", 1)
+    rt = runtime_factory(warm=False)
+    indexer = Indexer(rt.store, rt.cache, rt.embedder, rt.settings.index_path,
+                      replace(rt.settings.chunking, workers=2))  # fmt: skip
+    calls = {"texts": 0, "ids": 0}
+    for name, kind in (("embed_passages", "texts"), ("embed_passage_ids", "ids")):
+        real = getattr(rt.embedder, name)
+
+        def counted(*args, _real=real, _kind=kind, **kwargs):
+            calls[_kind] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(rt.embedder, name, counted)
+    docs = [d for d in load_all(amcc_dir) if d.doc_id in ("46681", "47004")]
+    results = indexer.add_documents(docs)
+    assert [r.status for r in results] == ["added", "added"]
+    assert calls == {"texts": 0, "ids": 1}
+    keys = [c.embed_key for d in docs for c in rt.store.chunks_of(d.doc_id)]
+    from_texts = EmbeddingCache(warm_cache)
+    try:
+        cosines = (rt.cache.get(keys) * from_texts.get(keys)).sum(axis=1)
+    finally:
+        from_texts.close()
+    assert len(keys) > 5 and cosines.min() > 0.999
+    index, meta = rt.load_index()
+    assert len(index) == len(keys) and meta["fingerprint"] == rt.store.fingerprint()
+
+
 def test_auto_chunks_in_a_thread_beside_a_cpu_encoder(runtime_factory):
     rt = runtime_factory()
     assert rt.embedder.device == "cpu" and rt.settings.chunking.workers == 0

@@ -320,6 +320,43 @@ def test_counting_tokens_beside_embedding_in_another_thread(embedder):
     assert embedder.count_tokens([long_text])[0] > 1000
 
 
+def test_passages_given_as_ids_made_in_another_process_embed_as_their_texts(embedder, monkeypatch):
+    """Beside a GPU the chunk processes make the model's input ids; the vectors of those
+    ids are the vectors of the texts, and a model that prepares its text otherwise is
+    given texts."""
+    import pickle
+
+    from retrieval.embedder import passage_tokenizer
+
+    passages = fixed_passages()[:6] + [" a ", "ประกาศ " * 700]  # spaces kept; cut at 512
+    tokenizer_json = embedder.passage_tokenizer_json()
+    assert tokenizer_json is not None
+    # what a spawned process gets: the JSON, then its own tokenizer
+    ids = passage_tokenizer(pickle.loads(pickle.dumps(tokenizer_json)), "passage: ")(passages)
+    features = embedder.model.preprocess(passages, prompt="passage: ")
+    mask = features["attention_mask"].bool()
+    assert [i.tolist() for i in ids] == [
+        row[m].tolist() for row, m in zip(features["input_ids"], mask, strict=True)
+    ]
+    assert len(ids[-1]) == embedder.model.max_seq_length
+    np.testing.assert_allclose(
+        embedder.embed_passage_ids(ids), embedder.embed_passages(passages), atol=1e-6
+    )
+
+    real_preprocess = embedder.model.preprocess
+
+    def lowercasing(inputs, prompt=None, **kwargs):  # a model with its own text handling
+        return real_preprocess([t.lower() for t in inputs], prompt=prompt, **kwargs)
+
+    monkeypatch.setattr(embedder.model, "preprocess", lowercasing)
+    monkeypatch.setattr(embedder, "_passage_inputs", None)
+    assert embedder.passage_tokenizer_json() is None
+    with pytest.raises(ValueError, match="token ids"):
+        embedder.embed_passage_ids(ids)
+    monkeypatch.undo()
+    assert embedder.passage_tokenizer_json() == tokenizer_json
+
+
 def test_deferred_imports_stand_in_until_first_use(tmp_path, monkeypatch):
     (tmp_path / "prakat_toy_heavy.py").write_text(
         "LOADS = 1\ndef double(x):\n    return 2 * x\n", encoding="utf-8"
