@@ -158,6 +158,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             raise SettingsError(f"search.{key} must be between 0 and 0.1")
     if search.lexical_budget < 0:
         raise SettingsError("search.lexical_budget must be 0 (no budget) or more")
+    if search.common_postings < 0:
+        raise SettingsError("search.common_postings must be 0 (no cap) or more")
     if search.answer_candidates < 0:
         raise SettingsError("search.answer_candidates must be 0 (all) or more")
     if not 0 <= search.answer_margin <= 1:  # word-overlap scores span 0..0.5

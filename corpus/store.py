@@ -335,15 +335,15 @@ class Store:
                     f"SELECT rowid, tokens FROM chunks_fts WHERE rowid IN ({marks})", ids
                 ).fetchall()
             )
-        wanted = {t.encode(): t for t in idf}
+        wanted = [(t, t.encode()) for t in idf]
         out = []
         for cid, score in scored:
-            words = _fts_token_bytes(texts.get(cid, ""))
-            tf = dict.fromkeys(idf, 0)
-            for w in words:
-                if w in wanted:
-                    tf[wanted[w]] += 1
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * len(words) / average)
+            # the row's tokens as _fts_token_bytes cuts them, counted in C: empty pieces
+            # come only before the first separator run and after the last
+            pieces = _FTS_SEPARATORS.split(texts.get(cid, "").encode().lower())
+            length = len(pieces) - (not pieces[0]) - (len(pieces) > 1 and not pieces[-1])
+            tf = {t: pieces.count(b) for t, b in wanted}
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
             for t in terms:  # a term given twice counts twice, as in an FTS5 query
                 if tf[t]:
                     score += idf[t] * tf[t] * (BM25_K1 + 1) / (tf[t] + norm)

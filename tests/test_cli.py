@@ -104,6 +104,8 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
         ("search:\n  bm25_weight: -0.1\n", "search.bm25_weight must be between 0 and 1"),
         ("search:\n  lexical_budget: -1\n",
          "search.lexical_budget must be 0 (no budget) or more"),
+        ("search:\n  common_postings: -1\n",
+         "search.common_postings must be 0 (no cap) or more"),
         ("search:\n  answer_candidates: -2\n",
          "search.answer_candidates must be 0 (all) or more"),
         ("search:\n  answer_margin: 2\n",

@@ -146,6 +146,21 @@ def test_common_words_find_no_bm25_candidates_but_numbers_do(searcher):
     assert searcher._selective(["ครั้งที่", "การประชุม"], counts) == ["ครั้งที่", "การประชุม"]
 
 
+def test_common_words_are_capped_in_postings_as_well_as_by_share(searcher):
+    """A word in more than ``common_postings`` passages is common however large the
+    corpus (its posting list is FTS5's time); numbers still find candidates; 0: no cap."""
+    from dataclasses import replace
+
+    terms = ["ใคร", "การประชุม", "6"]
+    counts = {"ใคร": 1, "การประชุม": 2, "6": 2}
+    assert 2 <= searcher.config.common_share * len(searcher.index)  # not common by share
+    assert searcher._selective(terms, counts) == terms
+    searcher.config = replace(searcher.config, common_postings=1)
+    assert searcher._selective(terms, counts) == ["ใคร", "6"]
+    searcher.config = replace(searcher.config, common_postings=0)
+    assert searcher._selective(terms, counts) == terms
+
+
 def _ranked(cosines, bonus):
     return [c for c, _ in sorted(cosines, key=lambda cs: cs[1] + bonus[cs[0]], reverse=True)]
 
