@@ -417,9 +417,7 @@ class Embedder:
         backend = getattr(model.tokenizer, "backend_tokenizer", None)
         if backend is None:
             return None
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_str(backend.to_str())
+        tokenizer = _input_tokenizer(backend.to_str())
         tokenizer.enable_truncation(max_length=model.max_seq_length)
         tokenizer_json = tokenizer.to_str()
         prompt = self.config.passage_prompt
@@ -435,7 +433,7 @@ class Embedder:
             return None
         mask = features["attention_mask"].bool()
         theirs = [row[m].tolist() for row, m in zip(features["input_ids"], mask, strict=True)]
-        ours = passage_tokenizer(tokenizer_json, prompt)(list(_PROBE_TEXTS))
+        ours = _ids_with(tokenizer, prompt, list(_PROBE_TEXTS))  # (building another: ~0.8 s)
         if theirs != [list(map(int, ids)) for ids in ours]:
             return None
         if "token_type_ids" in features:

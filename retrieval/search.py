@@ -238,10 +238,10 @@ class Searcher:
     ) -> list[tuple[int, float]]:
         """The ``limit`` best BM25 candidates for ``terms`` + ``common``: (chunk id, score).
 
-        ``common`` are the question's words in more than ``common_share`` of the
-        passages (``_selective``): they find no candidates (their posting lists are the
-        longest: FTS5's time) but add their BM25 to the candidates' scores, as FTS5 would
-        have. Dropping them outright, as before, cost iApp 0.5 points of R@1 (0.9569
+        ``common`` are the question's words ``_selective`` leaves out as too common
+        (``common_share``, ``common_postings``): they find no candidates (their posting
+        lists are the longest: FTS5's time) but add their BM25 to the candidates' scores,
+        as FTS5 would have. Dropping them outright, as before, cost iApp 0.5 points of R@1 (0.9569
         without them, 0.9623 with them; docs/quality.md, "Common words"). Within the
         budget they rescore FTS5's ``limit`` candidates (a larger pool found no more
         and cost 7 ms a question at 100k passages).
