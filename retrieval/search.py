@@ -224,7 +224,8 @@ class Searcher:
 
         Common is also more than ``common_postings`` passages, whatever the share: the
         share alone let FTS5's work grow with the corpus (at 100,000 passages, 5% is
-        5,000 postings a word: FTS5 13.6 ms of a 31 ms search, 8.7 ms with the cap).
+        5,000 postings a word: FTS5 13.5 ms of a ~30 ms search, 8.6 ms with the cap;
+        benchmarks/search_parts.py).
         Below 60,000 passages the share is the smaller, so every evaluation set's
         ranking is as before (docs/performance.md, "Common words capped")."""
         limit = self.config.common_share * len(self.index)
