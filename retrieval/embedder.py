@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.gc_pause import paused_gc
 from retrieval.model_install import (
     DEFAULT_MODEL,
     FORMAT,
@@ -278,7 +279,10 @@ class Embedder:
         return self
 
     def _load(self) -> None:
-        SentenceTransformer = import_sentence_transformer()  # noqa: N806
+        # Importing and loading make many objects and little garbage: gc_pause.py. (Not
+        # paused: converting and quantising the network for OpenVINO, on a first run.)
+        with paused_gc():
+            SentenceTransformer = import_sentence_transformer()  # noqa: N806
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # our own bars only
@@ -302,7 +306,8 @@ class Embedder:
             raise ModelNotAvailable(str(exc)) from None
         path = self.resolve_model_path()
         try:
-            model = SentenceTransformer(path, device=device)
+            with paused_gc():
+                model = SentenceTransformer(path, device=device)
         except Exception as exc:  # the library raises many kinds; one sentence for the user
             raise ModelNotAvailable(
                 f"cannot load embedding model {self.config.model!r} ({type(exc).__name__}); "

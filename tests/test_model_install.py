@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+import gc
 import json
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from corpus.release import parse_release
-from retrieval.embedder import deferred_imports
+from retrieval import embedder as embedder_module
+from retrieval import text as text_module
+from retrieval.embedder import Embedder, EmbedderConfig, deferred_imports
+from retrieval.gc_pause import paused_gc
 from retrieval.model_install import (
     ModelInstallError,
     default_model_dir,
@@ -386,6 +391,58 @@ def test_deferred_imports_give_other_names_the_real_module(tmp_path, monkeypatch
         from prakat_toy_other import VALUE  # another importer, inside the window
     assert VALUE == 7
     assert sys.modules["prakat_toy_other"].VALUE == 7  # the real one, kept
+
+
+def test_gc_pauses_overlap_across_threads_and_freeze_what_was_made_in_them():
+    assert gc.isenabled()
+    entered, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with paused_gc():
+            entered.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    entered.wait(10)
+    frozen = gc.get_freeze_count()
+    with paused_gc():
+        assert not gc.isenabled()
+        made = [[i] for i in range(1000)]  # tracked containers
+    assert not gc.isenabled()  # the other thread's pause goes on
+    leave.set()
+    thread.join()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= frozen + len(made)
+
+    gc.disable()  # off before the first pause: stays off
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_model_and_the_word_trie_load_with_the_collector_paused(model_cache, monkeypatch):
+    seen = {}
+    real_import = embedder_module.import_sentence_transformer
+    real_spans = text_module.sentence_spans
+
+    def importing():
+        seen["import"] = gc.isenabled()
+        return real_import()
+
+    def spans(text):
+        seen["warm_up"] = gc.isenabled()
+        return real_spans(text)
+
+    monkeypatch.setattr(embedder_module, "import_sentence_transformer", importing)
+    monkeypatch.setattr(text_module, "sentence_spans", spans)
+    Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
+    text_module.warm_up()
+    assert seen == {"import": False, "warm_up": False}
+    assert gc.isenabled()  # and on again after
 
 
 def test_sentence_transformers_imports_without_what_prakat_never_calls_and_still_works():
