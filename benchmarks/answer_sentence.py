@@ -1,7 +1,10 @@
 """How the answer sentence is chosen, measured on XQuAD-th: for each question, the
 sentences of its gold paragraph compete; a hit is a chosen sentence that contains
 the gold answer. Variants: plain cosine, topic residual (title direction removed),
-and each with the who/when/how-many answer-type filter.
+and each with the who/when/how-many answer-type filter. The "late" variants (not the
+product) take each sentence's vector from the paragraph's own forward pass, the mean
+of its tokens' states ("late chunking"), which an index could store for nothing but
+space, so that no sentence is embedded at question time.
 
     python benchmarks/answer_sentence.py [--limit 400]
 """
@@ -15,6 +18,7 @@ from collections import Counter
 
 import numpy as np
 from common import SHARED, write_result
+from tokenizers import Tokenizer
 
 from bot.settings import load_settings
 from retrieval.answer import OVERLAP_WEIGHT, choose_sentence, overlap_scores
@@ -29,7 +33,34 @@ VARIANTS = {
     "residual": {"residual": True, "types": False},
     "residual+type": {"residual": True, "types": True},
     "residual+type+overlap (product)": {"residual": True, "types": True, "overlap": True},
+    "late: cosine+type+overlap": {"residual": False, "types": True, "overlap": True, "late": True},
+    "late: residual+type+overlap": {"residual": True, "types": True, "overlap": True, "late": True},
 }
+
+
+def late_sentence_vectors(embedder: Embedder, tokenizer, text: str, spans: list[tuple[int, int]]):
+    """Unit vectors of the sentences ``spans`` of ``text``, each the mean of its tokens'
+    states in one forward pass of the whole paragraph as a passage (prompt included);
+    ``tokenizer`` (built from ``embedder.passage_tokenizer_json()``) gives the offsets."""
+    import torch
+
+    prompt = embedder.config.passage_prompt
+    model = embedder.model
+    features = model.preprocess([text], prompt=prompt)
+    encoding = tokenizer.encode(prompt + text)
+    if encoding.ids != features["input_ids"][0].tolist():
+        raise SystemExit("the offsets' tokenizer cuts differently from the model's")
+    with torch.inference_mode():
+        states = model(features)["token_embeddings"][0].float().numpy()
+    starts = np.array([a for a, _ in encoding.offsets]) - len(prompt)
+    ends = np.array([b for _, b in encoding.offsets]) - len(prompt)
+    real = ends > starts  # special tokens have empty offsets
+    out = []
+    for a, b in spans:
+        rows = real & (starts < b) & (ends > a)
+        v = states[rows].mean(axis=0) if rows.any() else states.mean(axis=0)
+        out.append(v / np.linalg.norm(v))
+    return np.array(out)
 
 
 def cached_embedding(embedder: Embedder):
@@ -88,7 +119,11 @@ def main() -> None:
     picked = list(range(len(th_items)))
     if args.limit:
         picked = sorted(random.Random(2).sample(picked, args.limit))
-    para_cache: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
+    para_cache: dict[str, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]] = {}
+    tokenizer_json = embedder.passage_tokenizer_json()
+    if tokenizer_json is None:
+        raise SystemExit("the late variants need a model whose tokenizer gives offsets")
+    tokenizer = Tokenizer.from_str(tokenizer_json)
     sentence_terms = {}
     df: Counter = Counter()
     for doc in docs:
@@ -103,17 +138,20 @@ def main() -> None:
             item = items[i]
             doc = by_id[item.gold_doc]
             if doc.doc_id not in para_cache:
-                sents = [doc.text[a:b] for a, b in sentence_spans(doc.text)]
+                spans = sentence_spans(doc.text)
+                sents = [doc.text[a:b] for a, b in spans]
                 vecs = embedder.embed_passages([*sents, doc.title])
-                para_cache[doc.doc_id] = (sents, vecs[:-1], vecs[-1])
-            sents, vecs, title = para_cache[doc.doc_id]
+                late = late_sentence_vectors(embedder, tokenizer, doc.text, spans)
+                para_cache[doc.doc_id] = (sents, vecs[:-1], vecs[-1], late)
+            sents, vecs, title, late = para_cache[doc.doc_id]
             q = embedder.embed_queries([item.question])[0]
             topics = np.repeat(title[None, :], len(sents), axis=0)
             terms = [sentence_terms.get(x) or set(word_tokens(x)) for x in sents]
             overlap = weighted_overlap(item.question, terms, df, n_sentences)
             for name, v in VARIANTS.items():
                 best, _ = choose_sentence(
-                    item.question, q, sents, vecs, topics if v["residual"] else None,
+                    item.question, q, sents, late if v.get("late") else vecs,
+                    topics if v["residual"] else None,
                     answer_types=v["types"], overlap=overlap if v.get("overlap") else None,
                 )  # fmt: skip
                 if any(" ".join(a.split()) in " ".join(sents[best].split()) for a in item.answers):
