@@ -284,8 +284,8 @@ def _newmm():
 
 
 def warm_up() -> None:
-    """Load the word dictionary and the sentence model now (about 1 s) rather than
-    on the first question."""
+    """Load the word dictionary and the sentence model now rather than on the first
+    question: 0.3 s, against 0.9 s with the collector on after the model has loaded."""
     with paused_gc():  # the word trie: 0.2 s instead of 0.4-0.6 s (gc_pause.py)
         sentence_spans("ทดสอบ การตัดประโยค")
         word_tokens("ทดสอบ การตัดคำ")
