@@ -131,14 +131,36 @@ def _crf_segments(piece: str, confident: bool = False) -> list[Segment]:
     toks = _newmm()(piece)  # crfcut's own call: newmm, spaces kept
     if not toks:
         return []
+    linear = None if confident else _linear_crf()
+    if linear is not None:  # the same labels, without the tagger (crf.py)
+        return _label(toks, linear.labels(toks, enders, starters), None, False)
     features = _crf_features(toks, enders, starters)
     with _CRF_LOCK:
-        return _label(toks, tagger, features, confident)
+        return _label(toks, tagger.tag(features), tagger, confident)
 
 
-def _label(toks: list[str], tagger, features: list[list[str]], confident: bool) -> list[Segment]:
-    """``_crf_segments`` once the features are made; under ``_CRF_LOCK``."""
-    labels = tagger.tag(features)
+@lru_cache(maxsize=1)
+def _linear_crf():
+    """crfcut's model labelled in numpy (retrieval/crf.py), or None where its file
+    cannot be read as one (crfcut's tagger then labels)."""
+    from retrieval import crf
+
+    crfcut = _crfcut()
+    try:
+        from pythainlp.corpus import corpus_path
+        from pythainlp.tools import safe_path_join
+
+        path = safe_path_join(corpus_path(), crfcut._CRFCUT_DATA_FILENAME)
+    except (ImportError, AttributeError):
+        return None
+    with _CRF_LOCK:  # the dump goes through the shared tagger
+        return crf.load(path, crfcut._tagger)
+
+
+def _label(toks: list[str], labels: list[str], tagger, confident: bool) -> list[Segment]:
+    """``_crf_segments`` once the CRF has labelled ``toks``; with ``confident``, under
+    ``_CRF_LOCK`` with ``tagger`` holding this sequence (for its marginals)."""
+    labels = list(labels)
     forced = {len(toks) - 1}
     labels[-1] = "E"  # the rules below are crfcut.segment's
     for i, tok in enumerate(toks):
@@ -287,7 +309,7 @@ def warm_up() -> None:
     """Load the word dictionary and the sentence model now rather than on the first
     question: 0.3 s, against 0.9 s with the collector on after the model has loaded."""
     with paused_gc():  # the word trie: 0.2 s instead of 0.4-0.6 s (gc_pause.py)
-        sentence_spans("ทดสอบ การตัดประโยค")
+        whole_sentences("ทดสอบ การตัดประโยค")  # as questions use it (not crf.py)
         word_tokens("ทดสอบ การตัดคำ")
 
 

@@ -175,6 +175,39 @@ def test_crf_features_are_crfcuts_own():
     assert text_mod._crf_features([], crfcut._ENDERS, crfcut._STARTERS) == []
 
 
+def test_the_numpy_crf_labels_every_thai_paragraph_of_the_sample_as_crfcuts_tagger(tmp_path):
+    """retrieval/crf.py replaces crfcut's tagger where chunking labels sentences: its
+    labels must be the tagger's, on every Thai paragraph of the bundled sample."""
+    import retrieval.text as text_mod
+    from retrieval import crf
+    from tests.conftest import SAMPLE
+
+    crfcut = text_mod._crfcut()
+    linear = text_mod._linear_crf()
+    assert linear is not None  # the product path, not the fallback
+    enders, starters = crfcut._ENDERS, crfcut._STARTERS
+    pieces = [
+        piece
+        for path in sorted(SAMPLE.glob("*.txt"))
+        for paragraph in path.read_text(encoding="utf-8").split("\n")
+        if text_mod.is_thai(paragraph)
+        for piece in text_mod._windows(paragraph, text_mod._CRF_WINDOW)
+    ]
+    assert len(pieces) > 3000
+    differ = 0
+    for piece in pieces:
+        toks = text_mod._newmm()(piece)
+        if toks:
+            ours = linear.labels(toks, enders, starters)
+            differ += ours != crfcut._tagger.tag(text_mod._crf_features(toks, enders, starters))
+    assert differ == 0
+    assert "E" in ours and "I" in ours  # the last piece has both labels
+    not_a_model = tmp_path / "x.model"
+    not_a_model.write_bytes(b"lCRF" + bytes(60))
+    assert crf.load(not_a_model, crfcut._tagger) is None  # the tagger labels, as before
+    assert crf.load(tmp_path / "missing.model", crfcut._tagger) is None
+
+
 def test_chunk_words_are_the_word_tokens_of_each_chunk():
     from retrieval.chunking import chunk_document_words
 

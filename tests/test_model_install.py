@@ -427,7 +427,7 @@ def test_gc_pauses_overlap_across_threads_and_freeze_what_was_made_in_them():
 def test_the_model_and_the_word_trie_load_with_the_collector_paused(model_cache, monkeypatch):
     seen = {}
     real_import = embedder_module.import_sentence_transformer
-    real_spans = text_module.sentence_spans
+    real_spans = text_module.whole_sentences
 
     def importing():
         seen["import"] = gc.isenabled()
@@ -438,7 +438,7 @@ def test_the_model_and_the_word_trie_load_with_the_collector_paused(model_cache,
         return real_spans(text)
 
     monkeypatch.setattr(embedder_module, "import_sentence_transformer", importing)
-    monkeypatch.setattr(text_module, "sentence_spans", spans)
+    monkeypatch.setattr(text_module, "whole_sentences", spans)
     Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
     text_module.warm_up()
     assert seen == {"import": False, "warm_up": False}
