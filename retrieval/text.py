@@ -154,7 +154,10 @@ def _linear_crf():
     except (ImportError, AttributeError):
         return None
     with _CRF_LOCK:  # the dump goes through the shared tagger
-        return crf.load(path, crfcut._tagger)
+        try:
+            return crf.load(path, crfcut._tagger)
+        except Exception:  # a model file crf.py misreads: the tagger is always right
+            return None
 
 
 def _label(toks: list[str], labels: list[str], tagger, confident: bool) -> list[Segment]:
