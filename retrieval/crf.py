@@ -20,9 +20,27 @@ from pathlib import Path
 
 import numpy as np
 
-_KINDS = ("word", "ender", "starter")
+KINDS = ("word", "ender", "starter")
 # crfcut's n-grams: 1-3 tokens over a window of 2 tokens either side
-_GRAMS = [(n, off) for n in (1, 2, 3) for off in range(-2, 4 - n)]
+GRAMS = [(n, off) for n in (1, 2, 3) for off in range(-2, 4 - n)]
+
+
+def ngrams(toks: list[str], enders: set[str], starters: set[str]):
+    """crfcut's n-grams of ``toks``, each joined once: ``{(kind, n): grams}``, where
+    ``grams[j + 2 + off]`` is the n-gram at offset ``off`` of token ``j`` (the text is
+    padded by two either side), and the end of the padded text's tokens."""
+    doc = ["xxpad", "xxpad", *toks, "xxpad", "xxpad"]
+    seqs = {
+        "word": doc,
+        "ender": ["ender" if t in enders else "normal" for t in doc],
+        "starter": ["starter" if t in starters else "normal" for t in doc],
+    }
+    joined = {
+        (kind, n): ["|".join(seq[j : j + n]) for j in range(len(doc))]
+        for kind, seq in seqs.items()
+        for n in (1, 2, 3)
+    }
+    return joined, len(doc) - 2
 
 
 class LinearCRF:
@@ -35,24 +53,13 @@ class LinearCRF:
         self._trans = trans.tolist()  # [from][to], labels I = 0, E = 1
 
     def labels(self, toks: list[str], enders: set[str], starters: set[str]) -> list[str]:
-        doc = ["xxpad", "xxpad", *toks, "xxpad", "xxpad"]
-        seqs = {
-            "word": doc,
-            "ender": ["ender" if t in enders else "normal" for t in doc],
-            "starter": ["starter" if t in starters else "normal" for t in doc],
-        }
+        joined, end = ngrams(toks, enders, starters)
         size = len(toks)
-        end = len(doc) - 2
-        rows = np.empty((len(_GRAMS) * len(_KINDS), size), np.int64)
-        r = 0
-        for kind, seq in seqs.items():
-            joined = {n: ["|".join(seq[j : j + n]) for j in range(len(doc))] for n in (1, 2, 3)}
-            for n, off in _GRAMS:
-                get = self._lookup.get((kind, n, off), {}).get
-                rows[r] = np.fromiter(
-                    (get(g, 0) for g in joined[n][2 + off : end + off]), np.int64, size
-                )
-                r += 1
+        rows = np.empty((len(GRAMS) * len(KINDS), size), np.int64)
+        for r, (kind, (n, off)) in enumerate((k, g) for k in KINDS for g in GRAMS):
+            get = self._lookup.get((kind, n, off), {}).get
+            grams = joined[kind, n][2 + off : end + off]
+            rows[r] = np.fromiter((get(g, 0) for g in grams), np.int64, size)
         scores = (self._weights[rows].sum(axis=0) + self._bias).tolist()
         return _viterbi(scores, self._trans)
 
@@ -113,10 +120,10 @@ def load(model_path: str | Path, tagger) -> LinearCRF | None:
             continue
         prefix, eq, gram = name.partition("=")
         parts = prefix.split("_")
-        if not eq or len(parts) != 4 or parts[0] not in _KINDS:
+        if not eq or len(parts) != 4 or parts[0] not in KINDS:
             return None
         kind, n, a, b = parts[0], int(parts[1]), int(parts[2]), int(parts[3])
-        if (n, a) not in _GRAMS or b != a + n:
+        if (n, a) not in GRAMS or b != a + n:
             return None
         lookup.setdefault((kind, n, a), {})[gram] = attr + 1
     if bias is None:

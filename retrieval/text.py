@@ -8,6 +8,7 @@ import unicodedata
 from functools import lru_cache
 
 from corpus.release import INVISIBLE, SPACES, THAI_DIGITS
+from retrieval import crf
 from retrieval.gc_pause import paused_gc
 
 # A segment that ends in an abbreviation ("H.E.", "Mrs.", "พ.ศ.", "ม.ค.", "ดร.", "ครม.")
@@ -76,32 +77,18 @@ def _windows(paragraph: str, size: int) -> list[str]:
 
 Words = list[str] | None  # the newmm tokens a segment was cut from, where known
 
-# crfcut's feature layout: n-grams of 1-3 tokens over a window of 2 tokens either side
-_CRF_GRAMS = [(n, off, f"{n}_{off}_{off + n}") for n in (1, 2, 3) for off in range(-2, 4 - n)]
-
 
 def _crf_features(toks: list[str], enders: set[str], starters: set[str]) -> list[list[str]]:
     """The features crfcut's ``_extract_features`` makes, the same strings in the same
     order (tests/test_chunking.py), in 60% of the time (1.66 s against 2.78 s over the
-    sample's Thai paragraphs, a scratch timing): each n-gram is joined once, not once
-    for every window it falls in."""
-    doc = ["xxpad", "xxpad", *toks, "xxpad", "xxpad"]
-    kinds = {
-        "word": doc,
-        "ender": ["ender" if t in enders else "normal" for t in doc],
-        "starter": ["starter" if t in starters else "normal" for t in doc],
-    }
-    joined = {
-        (kind, n): ["|".join(seq[j : j + n]) for j in range(len(doc))]
-        for kind, seq in kinds.items()
-        for n in (1, 2, 3)
-    }
-    end = len(doc) - 2
+    sample's Thai paragraphs, a scratch timing): each n-gram is joined once
+    (``crf.ngrams``), not once for every window it falls in."""
+    joined, end = crf.ngrams(toks, enders, starters)
     columns = [
         [prefix + g for g in joined[kind, n][2 + off : end + off]]
-        for n, off, position in _CRF_GRAMS
-        for kind in kinds
-        for prefix in [f"{kind}_{position}="]
+        for n, off in crf.GRAMS
+        for kind in crf.KINDS
+        for prefix in [f"{kind}_{n}_{off}_{off + n}="]
     ]
     return list(map(list, zip(["bias"] * (end - 2), *columns, strict=True)))
 
@@ -143,8 +130,6 @@ def _crf_segments(piece: str, confident: bool = False) -> list[Segment]:
 def _linear_crf():
     """crfcut's model labelled in numpy (retrieval/crf.py), or None where its file
     cannot be read as one (crfcut's tagger then labels)."""
-    from retrieval import crf
-
     crfcut = _crfcut()
     try:
         from pythainlp.corpus import corpus_path
