@@ -72,7 +72,9 @@ def count(db, sql):
     except sqlite3.Error:
         return -1
 print(time.strftime("%H:%M:%S"), "docs", count("corpus.sqlite", "SELECT count(*) FROM documents"),
-      "vectors", count("embeddings.sqlite", "SELECT count(*) FROM embeddings"), flush=True)
+      "vectors", count("embeddings.sqlite", "SELECT count(*) FROM embeddings"),
+      "with sentence vectors", count("embeddings.sqlite", "SELECT count(*) FROM sentences"),
+      flush=True)
 PY
   done ) > "$OUT/timeline.txt" 2>&1 &
   poll=$!
@@ -94,6 +96,10 @@ print('chunk processes hand the model token ids:', e.passage_tokenizer_json() is
   ( time prakat ask --json "who chaired the 6th AMCC?" ) > "$OUT/ask.json" 2> "$OUT/ask.time"
   python3 -c "import json; a = json.load(open('$OUT/ask.json'))['answer']; print('answer:', a and a['doc_id'], a and a['text'][:200])"
   tail -3 "$OUT/ask.time"
+  # a Thai question: answered from the sentence vectors kept while indexing
+  prakat ask --json "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6" > "$OUT/ask_th.json"
+  python3 -c "import json; a = json.load(open('$OUT/ask_th.json'))['answer']; print('answer (Thai question):', a and a['doc_id'], a and a['text'][:200])"
+  du -m $W/index/*.sqlite $W/index/*.faiss
   timeout 90 python3 - "$W/index" .gpu/b/e5-subset-ids.npy "$OUT" <<'PY'
 import sqlite3, sys
 import numpy as np

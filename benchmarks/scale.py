@@ -140,13 +140,13 @@ def serve(size: int, kind: str, exact: list[list[int]], margins: list[float] | N
     from retrieval.vector_index import VectorIndex
 
     settings, store, cache, embedder, _ = open_parts()
-    cache.close()
     path = BENCH / f"scale-{size}-{kind}.faiss"
     config = replace(settings.index, type=kind)
     index, _ = VectorIndex.load(path, model=embedder.signature, config=config)
     index_bytes = path.stat().st_size
     path.unlink()
-    measured = measure(settings, store, embedder, index, kind, exact, margins)
+    measured = measure(settings, store, embedder, index, kind, exact, margins, cache)
+    cache.close()
     for key in ("own_release_first", "own_release_top5"):  # the index holds part of the
         measured.pop(key)  # corpus, or synthetic vectors: meaningless here
     return {"size": size, "kind": kind, "index_mb": round(index_bytes / 2**20, 1),
@@ -155,9 +155,12 @@ def serve(size: int, kind: str, exact: list[list[int]], margins: list[float] | N
 
 def measure(
     settings, store, embedder, index, kind: str, exact: list[list[int]],
-    margins: list[float] | None = None,
+    margins: list[float] | None = None, sentences=None,
 ) -> dict:  # fmt: skip
-    """Serve the questions from ``index`` as a bot does and time each part. With
+    """Serve the questions from ``index`` as a bot does and time each part
+    (``sentences``: the embedding cache holding the passages' sentence vectors, as
+    the bot is given it; ``answers_embedding`` counts the questions whose answer
+    still embedded sentences). With
     ``margins`` (values of ``search.answer_margin``), every question is answered under
     each in turn (the order alternating between questions), for a comparison within
     one run; the config's value (or the first) gives ``with_answer_*``."""
@@ -166,9 +169,16 @@ def measure(
 
     embedder.load()
     # pinned, as the bot's searcher is (its own connection; term counts kept until a swap)
-    searcher = Searcher(
-        store, embedder, index, replace(settings.search, min_score=0.0), pinned=True
-    )
+    searcher = Searcher(store, embedder, index, replace(settings.search, min_score=0.0),
+                        pinned=True, sentences=sentences)  # fmt: skip
+    embedding = [0]
+    real_vectors = searcher._passage_vectors
+
+    def passage_vectors(texts):
+        embedding[0] += 1
+        return real_vectors(texts)
+
+    searcher._passage_vectors = passage_vectors
     sourced = sourced_questions(store)
     qs = [q for q, _ in sourced]
     searcher.search(qs[0])  # warm-up
@@ -185,16 +195,31 @@ def measure(
         first += releases[:1] == [source]
         top5 += source in releases
     margins = margins or [settings.search.answer_margin]
+    embedding[0] = 0  # from here: the answers' passes
     by_margin: dict[float, list[float]] = {m: [] for m in margins}
+    # the same questions with every answer's sentences embedded at question time
+    # (search.stored_sentences off), alternating with the passes above
+    embedded_ms: list[float] = []
+    stored = settings.search.stored_sentences
     for i, q in enumerate(qs):
-        for margin in margins if i % 2 == 0 else margins[::-1]:
-            searcher.config = replace(searcher.config, answer_margin=margin)
+        passes = [(m, stored) for m in margins] + [(settings.search.answer_margin, False)] * (
+            sentences is not None and stored
+        )
+        for margin, keep in passes if i % 2 == 0 else passes[::-1]:
+            searcher.config = replace(searcher.config, answer_margin=margin, stored_sentences=keep)
             searcher._sentence_cache.clear()  # every question is new: no cached sentences
+            before = embedding[0]
             t = time.perf_counter()
             searcher.search(q)
-            by_margin[margin].append((time.perf_counter() - t) * 1000)
+            took = (time.perf_counter() - t) * 1000
+            if keep == stored:
+                by_margin[margin].append(took)
+            else:
+                embedded_ms.append(took)
+                embedding[0] = before  # counted for the stored passes only
     default = settings.search.answer_margin
     total = by_margin[default if default in by_margin else margins[0]]
+    answers_embedding = embedding[0] // len(margins)
     for q, truth in zip(qs, exact, strict=True):
         query = normalise_query(q)
         t = time.perf_counter()
@@ -230,6 +255,9 @@ def measure(
         "with_answer_p50_ms": p(total, 50), "with_answer_p95_ms": p(total, 95),
         "with_answer_by_margin": {str(m): {"p50_ms": p(xs, 50), "p95_ms": p(xs, 95)}
                                   for m, xs in by_margin.items()} if len(margins) > 1 else {},
+        "answers_embedding": answers_embedding,
+        "with_answer_embedded_p50_ms": p(embedded_ms, 50) if embedded_ms else None,
+        "with_answer_embedded_p95_ms": p(embedded_ms, 95) if embedded_ms else None,
         "embed_p50_ms": p(embed_ms, 50), "faiss_p50_ms": p(faiss_ms, 50),
         "faiss_p95_ms": p(faiss_ms, 95),
         "recall@10_vs_exact": round(float(np.mean(recalls)), 4),
@@ -268,7 +296,8 @@ def corpus_serve(config: Path, exact: list[list[int]], budget: int | None = None
         "documents": documents, "real_vectors": len(index),
         "lexical_budget": settings.search.lexical_budget,
         "index_mb": round(settings.index_path.stat().st_size / 2**20, 1),
-        **measure(settings, rt.read_store, rt.embedder, index, index.kind, exact),
+        **measure(settings, rt.read_store, rt.embedder, index, index.kind, exact,
+                  sentences=rt.cache),
     }  # fmt: skip
 
 

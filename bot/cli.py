@@ -195,7 +195,10 @@ def index_rebuild(ctx: click.Context) -> None:
         else ""
     )
     if report.embedded:
-        click.echo(f"Embedded {report.embedded} new passages in {report.embed_seconds:.1f}s{rate}.")
+        click.echo(
+            f"Embedded {report.embedded} new passages and release titles"
+            f" in {report.embed_seconds:.1f}s{rate}."
+        )
     else:
         click.echo("Nothing new to embed: every passage was already in the cache.")
     click.echo(
@@ -274,6 +277,9 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
             state = "built with another model"
         elif meta.get("fingerprint") != rt.store.fingerprint():
             state = "stale"
+        elif meta.get("chunk_sig", rt.indexer.chunk_sig) != rt.indexer.chunk_sig:
+            # another version of prakat or other chunking settings: rebuild re-chunks
+            state = "chunked otherwise"
         else:
             state = "up to date"
         status.update(state=state, vectors=meta.get("vectors"), built_at=meta.get("built_at"))

@@ -53,7 +53,9 @@ class Runtime:
     def searcher(self) -> Searcher:
         index, _ = self.load_index()
         self.embedder.load()
-        return Searcher(self.store, self.embedder, index, self.settings.search)
+        return Searcher(
+            self.store, self.embedder, index, self.settings.search, sentences=self.cache
+        )
 
     def close(self) -> None:
         for name in ("store", "read_store", "cache"):

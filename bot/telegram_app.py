@@ -148,7 +148,8 @@ class Services:
         for thread in self._preloading:
             thread.join()
         rt.embedder.load()
-        searcher = Searcher(rt.read_store, rt.embedder, index, self.settings.search, pinned=True)
+        searcher = Searcher(rt.read_store, rt.embedder, index, self.settings.search,
+                            pinned=True, sentences=rt.cache)  # fmt: skip
         if not self.index_problem:
             self._settle(searcher)
         return searcher

@@ -7,7 +7,10 @@ once, in order, in one transaction; ``PRAGMA user_version`` records progress.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+
+log = logging.getLogger(__name__)
 
 M001_CORPUS = """
 CREATE TABLE documents (
@@ -48,8 +51,33 @@ CREATE TABLE embeddings (
 ) WITHOUT ROWID;
 """
 
+# A rowid table: its rows (~2 KB) fit in a page, where a WITHOUT ROWID table keeps
+# ~1 KB of a row in the page and the rest in overflow pages of their own.
+M002_CACHE = """
+CREATE TABLE sentences (
+    key TEXT PRIMARY KEY,  -- the passage's key in embeddings
+    spans BLOB NOT NULL,   -- int32 (start, end) pairs: character spans of the embedded text
+    vectors BLOB NOT NULL  -- per span a float32 scale, then per span dim int8 (x scale)
+);
+"""
+
+# The vectors move to a rowid table too: M001's WITHOUT ROWID table kept ~1 KB of each
+# 1.5 KB row in its page and the rest in an overflow page of its own, 4.5 KB a vector.
+M003_CACHE = """
+CREATE TABLE embeddings_rowid (
+    key TEXT PRIMARY KEY,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+INSERT INTO embeddings_rowid (key, dim, vector) SELECT key, dim, vector FROM embeddings;
+DROP TABLE embeddings;
+ALTER TABLE embeddings_rowid RENAME TO embeddings;
+"""
+
 CORPUS_MIGRATIONS: list[str] = [M001_CORPUS]
-CACHE_MIGRATIONS: list[str] = [M001_CACHE]
+CACHE_MIGRATIONS: list[str] = [M001_CACHE, M002_CACHE, M003_CACHE]
+# migrations that free much of the file: the database is compacted after them
+_COMPACT_AFTER = frozenset({M003_CACHE})
 
 
 def migrate(db: sqlite3.Connection, migrations: list[str]) -> None:
@@ -60,13 +88,21 @@ def migrate(db: sqlite3.Connection, migrations: list[str]) -> None:
             f"database schema version {version} is newer than this prakat knows "
             f"({len(migrations)}); upgrade prakat"
         )
-    for number, sql in enumerate(migrations[version:], start=version + 1):
+    pending = migrations[version:]
+    if version and pending:
+        log.warning("upgrading a database to schema version %d (once)", len(migrations))
+    for number, sql in enumerate(pending, start=version + 1):
         try:
             db.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
         except sqlite3.Error:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+    if version and _COMPACT_AFTER & set(pending):
+        try:  # give the freed pages back; where another connection is busy, they are reused
+            db.execute("VACUUM")
+        except sqlite3.OperationalError:
+            pass
 
 
 def connect(path: str, migrations: list[str], *, timeout: float = 10.0) -> sqlite3.Connection:

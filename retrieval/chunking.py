@@ -11,8 +11,9 @@ from retrieval.text import index_words, sentence_units, word_tokens
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
-CHUNKER_VERSION = "3"  # 2: linear cutting of overlong sentences, crfcut in windows;
-#                          3: English abbreviations by a list, not by length
+CHUNKER_VERSION = "4"  # 2: linear cutting of overlong sentences, crfcut in windows;
+#                          3: English abbreviations by a list, not by length;
+#                          4: each passage's sentence vectors kept with it (indexer.py)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class ChunkingConfig:
 def chunk_header(doc: Document) -> str:
     """What every embedded chunk is prefixed with, so a passage knows its release."""
     return f"{doc.title} ({doc.date})" if doc.date else doc.title
+
+
+def embed_text(doc: Document, chunk_text: str) -> str:
+    """What the model sees for a chunk: a header naming the release, then the passage."""
+    return f"{chunk_header(doc)}\n{chunk_text}"
 
 
 def _split_long(text: str, start: int, end: int, count: TokenCounter, max_tokens: int):
@@ -81,10 +87,18 @@ def chunk_document_words(
 ) -> tuple[list[Chunk], list[list[str]]]:
     """``chunk_document`` and each chunk's ``word_tokens`` (for BM25), taken from the
     sentence splitter's own tokens where it has them instead of tokenising again."""
+    return chunk_document_parts(doc, count, config)[:2]
+
+
+def chunk_document_parts(
+    doc: Document, count: TokenCounter, config: ChunkingConfig
+) -> tuple[list[Chunk], list[list[str]], list[list[tuple[int, int]]]]:
+    """``chunk_document_words`` and the spans of each chunk's sentences (the pieces it
+    was packed from), relative to the chunk's start."""
     text = doc.text
     sentences = sentence_units(text)
     if not sentences:
-        return [], []
+        return [], [], []
     sizes = count([text[a:b] for a, b, _ in sentences])
     units: list[tuple[int, int, int, list[str] | None]] = []
     for (a, b, tokens), n in zip(sentences, sizes, strict=True):
@@ -97,6 +111,7 @@ def chunk_document_words(
 
     chunks: list[Chunk] = []
     chunk_words: list[list[str]] = []
+    chunk_spans: list[list[tuple[int, int]]] = []
     i = 0
     while i < len(units):
         j, total = i, 0
@@ -106,7 +121,8 @@ def chunk_document_words(
         start, end = units[i][0], units[j - 1][1]
         chunks.append(Chunk(None, doc.doc_id, len(chunks), text[start:end], start, end))
         chunk_words.append([w for unit in words[i:j] for w in unit])
+        chunk_spans.append([(a - start, b - start) for a, b, _, _ in units[i:j]])
         if j >= len(units):
             break
         i = max(i + 1, j - config.overlap_sentences)
-    return chunks, chunk_words
+    return chunks, chunk_words, chunk_spans

@@ -191,16 +191,44 @@ def _input_tokenizer(tokenizer_json: str):
     return tokenizer
 
 
-def _ids_with(tokenizer, prompt: str, texts: Sequence[str]) -> list[np.ndarray]:
+Spans = Sequence[tuple[int, int]]
+PassageInputs = Callable[[Sequence[str], Sequence[Spans]], tuple[list, list]]
+
+
+def span_rows(offsets: np.ndarray, spans: Spans) -> np.ndarray:
+    """``[first, end)`` token rows of each character span (``int32 [n, 2]``): the tokens
+    whose ``offsets`` (character offsets into the text, ``[n_tokens, 2]``) overlap it.
+    Special tokens (empty offsets) are in none; a span no token reaches (cut off by
+    the model's length limit) gets an empty range."""
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = ends > starts
+    out = np.zeros((len(spans), 2), np.int32)
+    for i, (a, b) in enumerate(spans):
+        rows = np.flatnonzero(real & (starts < b) & (ends > a))
+        if rows.size:
+            out[i] = rows[0], rows[-1] + 1
+    return out
+
+
+def _inputs_with(tokenizer, prompt: str, texts: Sequence[str], spans: Sequence[Spans]):
     if not texts:
-        return []
-    return [np.array(e.ids, np.int32) for e in tokenizer.encode_batch([prompt + t for t in texts])]
+        return [], []
+    ids, rows = [], []
+    for encoding, text_spans in zip(
+        tokenizer.encode_batch([prompt + t for t in texts]), spans, strict=True
+    ):
+        ids.append(np.array(encoding.ids, np.int32))
+        offsets = np.array(encoding.offsets, np.int64).reshape(-1, 2) - len(prompt)
+        rows.append(span_rows(offsets, text_spans))
+    return ids, rows
 
 
-def passage_tokenizer(tokenizer_json: str, prompt: str) -> Callable[[Sequence[str]], list]:
-    """The model's input ids of each passage text, for ``Embedder.embed_passage_ids``,
-    in a process that does not load the model (a chunk process beside a GPU)."""
-    return functools.partial(_ids_with, _input_tokenizer(tokenizer_json), prompt)
+def passage_inputs(tokenizer_json: str, prompt: str) -> PassageInputs:
+    """``(texts, spans) -> (ids, rows)``: the model's input ids of each passage text
+    and, for each character span of that text, the rows of its tokens (``span_rows``),
+    for ``Embedder.embed_passage_inputs`` (or the ids alone for ``embed_passage_ids``),
+    made where the model is not (a chunk process, the chunking thread)."""
+    return functools.partial(_inputs_with, _input_tokenizer(tokenizer_json), prompt)
 
 
 # Texts the passage tokenizer is checked on against the model's own: surrounding
@@ -210,6 +238,28 @@ _PROBE_TEXTS = (
     "นายกรัฐมนตรีเป็นประธานการประชุมครั้งที่ 6 ณ ทำเนียบรัฐบาล",
     "ประกาศ " * 600,
 )
+
+
+def _pool_spans(states, rows: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Unit mean vectors of the token rows ``rows[b]`` (``[n, 2]`` ranges) of each
+    passage ``b`` of a batch's token states ``[batch, width, dim]``, in one gather
+    over running sums (on the states' device); an empty range gives zeros."""
+    import torch
+
+    with torch.inference_mode():
+        states = states.float()
+        batch, _, dim = states.shape
+        sums = torch.cat([states.new_zeros(batch, 1, dim), states.cumsum(dim=1)], dim=1)
+        which = np.repeat(np.arange(batch), [len(r) for r in rows])
+        ranges = np.concatenate([np.asarray(r, np.int64).reshape(-1, 2) for r in rows])
+        if not len(ranges):
+            return [np.zeros((0, dim), np.float32) for _ in rows]
+        b = torch.from_numpy(which).to(states.device)
+        first = torch.from_numpy(ranges[:, 0]).to(states.device)
+        end = torch.from_numpy(ranges[:, 1]).to(states.device)
+        means = (sums[b, end] - sums[b, first]) / (end - first).clamp(min=1)[:, None]
+        means = torch.nn.functional.normalize(means, p=2, dim=1).cpu().numpy()
+    return np.split(means, np.cumsum([len(r) for r in rows])[:-1])
 
 
 class ModelNotAvailable(Exception):
@@ -243,6 +293,7 @@ class Embedder:
         self._counter_lock = threading.Lock()
         self._load_lock = threading.Lock()  # the bot starts loading in the background
         self._passage_inputs: tuple[str, dict] | None = None
+        self._inputs: PassageInputs | None = None
 
     @property
     def signature(self) -> str:
@@ -408,9 +459,10 @@ class Embedder:
 
     def passage_tokenizer_json(self) -> str | None:
         """The model's tokenizer serialised, cutting passages where ``encode`` does, for
-        ``passage_tokenizer`` in a chunk process, so that the process feeding a GPU only
-        pads ids (``embed_passage_ids``): tokenising in ``encode`` was half of its work
-        per passage (docs/performance.md). None where the ids it makes differ from the
+        ``passage_inputs`` in the chunking (a thread or processes), so that the encoder
+        only pads ids (``embed_passage_ids``; beside a GPU, tokenising in ``encode``
+        was half of its work per passage, docs/performance.md) and gets the token rows
+        of each sentence (``embed_passage_inputs``). None where the ids it makes differ from the
         model's own on a few probe texts (a model with its own preprocessing), or
         where the model has only a slow (Python) tokenizer."""
         if self._passage_inputs is None:
@@ -438,25 +490,52 @@ class Embedder:
             return None
         mask = features["attention_mask"].bool()
         theirs = [row[m].tolist() for row, m in zip(features["input_ids"], mask, strict=True)]
-        ours = _ids_with(tokenizer, prompt, list(_PROBE_TEXTS))  # (building another: ~0.8 s)
+        ours, _ = _inputs_with(tokenizer, prompt, _PROBE_TEXTS, [[]] * len(_PROBE_TEXTS))
         if theirs != [list(map(int, ids)) for ids in ours]:
             return None
         if "token_type_ids" in features:
             extra["token_type_ids"] = None  # zeros, made per batch
         return tokenizer_json, extra
 
+    def passage_inputs(self) -> PassageInputs | None:
+        """``passage_inputs`` for this model (built once), or None where passages cannot
+        be given as ids (``passage_tokenizer_json``)."""
+        tokenizer_json = self.passage_tokenizer_json()
+        if tokenizer_json is None:
+            return None
+        with self._counter_lock:
+            if self._inputs is None:
+                self._inputs = passage_inputs(tokenizer_json, self.config.passage_prompt)
+            return self._inputs
+
     def embed_passage_ids(
         self, ids: Sequence[np.ndarray], progress: Progress | None = None
     ) -> np.ndarray:
-        """Vectors of passages given as ``passage_tokenizer``'s ids: the same forward
+        """Vectors of passages given as ``passage_inputs``' ids: the same forward
         pass, padding and normalising as ``embed_passages`` of their texts, without
         tokenising here."""
+        return self._forward_ids(ids, None, progress)[0]
+
+    def embed_passage_inputs(
+        self,
+        ids: Sequence[np.ndarray],
+        rows: Sequence[np.ndarray],
+        progress: Progress | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``embed_passage_ids`` and, from the same forward pass, a unit vector for each
+        span of each passage (``passage_inputs``' rows): the mean of its tokens' states
+        ("late chunking"), so that the answer's sentences need no model at question
+        time (retrieval/search.py). A span with no tokens gets a zero vector."""
+        return self._forward_ids(ids, rows, progress)
+
+    def _forward_ids(self, ids, rows, progress) -> tuple[np.ndarray, list[np.ndarray]]:
         import torch
 
         if self.passage_tokenizer_json() is None:
             raise ValueError("this model's passages cannot be given as token ids")
         dim = self.dim
         out = np.zeros((len(ids), dim), np.float32)
+        pooled: list[np.ndarray] = [np.zeros((0, dim), np.float32)] * len(ids)
         extra = self._passage_inputs[1]
         pad = getattr(self.model.tokenizer, "pad_token_id", None) or 0
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
@@ -476,12 +555,19 @@ class Embedder:
             for key, value in extra.items():
                 features[key] = torch.zeros_like(features["input_ids"]) if value is None else value
             with torch.inference_mode(), self._autocast():
-                vecs = self.model(features)["sentence_embedding"]
+                outputs = self.model(features)
+                vecs = outputs["sentence_embedding"]
             vecs = torch.nn.functional.normalize(vecs.float(), p=2, dim=1)
             out[idx] = vecs.cpu().numpy()
+            if rows is not None:
+                batch_rows = [rows[i] for i in idx]
+                for i, spans in zip(
+                    idx, _pool_spans(outputs["token_embeddings"], batch_rows), strict=True
+                ):
+                    pooled[i] = spans
             if progress:
                 progress(len(idx))
-        return out
+        return out, pooled
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.config.query_prompt, None)

@@ -152,7 +152,8 @@ class EvalCorpus:
         index, _ = VectorIndex.load(
             self.indexer.index_path, model=self.embedder.signature, config=self.indexer.index_config
         )
-        return Searcher(self.store, self.embedder, index, replace(config, min_score=0.0))
+        config = replace(config, min_score=0.0)
+        return Searcher(self.store, self.embedder, index, config, sentences=self.cache)
 
     def close(self) -> None:
         self.store.close()

@@ -24,9 +24,14 @@ import numpy as np
 from corpus.failpoints import failpoint
 from corpus.models import Chunk, Document, StoreLocked
 from corpus.store import Store, document_hash
-from retrieval.chunking import ChunkingConfig, chunk_document_words, chunk_header
+from retrieval.chunking import (
+    ChunkingConfig,
+    chunk_document_parts,
+    chunk_header,
+    embed_text,
+)
 from retrieval.embed_cache import EmbeddingCache
-from retrieval.embedder import Embedder, embed_key, passage_tokenizer, token_counter
+from retrieval.embedder import Embedder, PassageInputs, embed_key, passage_inputs, token_counter
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from retrieval.text import word_tokens
 from retrieval.vector_index import IndexConfig, VectorIndex, fsync_dir
@@ -56,9 +61,34 @@ class PreparedDocument:
     embed_keys: list[str]
     tokens: list[str]
     embed_tokens: list[int]  # model tokens of each embed text (counted where it was chunked)
-    # the model's input ids of each embed text, where a chunk process made them (beside
-    # a GPU: Embedder.passage_tokenizer_json); dropped once handed to the encoder
+    # character spans, in each embed text, of each sentence the chunk was packed from:
+    # each gets a vector from the passage's forward pass (the answer's candidates at
+    # question time: Searcher.answer_sentence)
+    sentence_spans: list[list[tuple[int, int]]] = field(default_factory=list)
+    # the model's input ids of each embed text and the token rows of each of its spans,
+    # where the model's tokenizer can make them outside the model
+    # (Embedder.passage_tokenizer_json); dropped once handed to the encoder
     embed_ids: list[np.ndarray] | None = None
+    embed_rows: list[np.ndarray] | None = None
+    # the release's title, embedded alone as a passage too (with inputs only): the topic
+    # the answer's sentences are compared against (answer.topic_residual_scores)
+    # (key, text, model tokens, ids, rows)
+    title: tuple[str, str, int, np.ndarray, np.ndarray] | None = None
+
+    def embed_inputs(self) -> tuple[list, list, list, list, list | None, list | None]:
+        """What the encoder gets for this document: ``(keys, texts, model tokens, spans,
+        ids, rows)`` of its passages, then of its title where it has one (ids and rows:
+        None where the chunking made none)."""
+        keys, texts = list(self.embed_keys), list(self.embed_texts)
+        counts, spans = list(self.embed_tokens), list(self.sentence_spans)
+        if self.embed_ids is None:
+            return keys, texts, counts, spans, None, None
+        ids, rows = list(self.embed_ids), list(self.embed_rows or [])
+        if self.title is not None:
+            for part, value in zip((keys, texts, counts, ids, rows), self.title, strict=True):
+                part.append(value)
+            spans.append([])
+        return keys, texts, counts, spans, ids, rows
 
 
 @dataclass
@@ -74,7 +104,7 @@ class AddResult:
 class RebuildReport:
     documents: int
     chunks: int
-    embedded: int
+    embedded: int  # passages and titles (each release's title is embedded alone too)
     rechunked: int
     seconds: float
     embed_tokens: int = 0
@@ -82,25 +112,31 @@ class RebuildReport:
     stages: dict[str, float] = field(default_factory=dict)
 
 
-def embed_text(doc: Document, chunk_text: str) -> str:
-    """What the model sees for a chunk: a header naming the release, then the passage."""
-    return f"{chunk_header(doc)}\n{chunk_text}"
-
-
 def prepare_document(
     doc: Document, count: Callable[[Sequence[str]], list[int]], chunking: ChunkingConfig,
-    signature: str,
+    signature: str, inputs: PassageInputs | None = None,
 ) -> PreparedDocument:  # fmt: skip
     """Chunk ``doc``: its passages, what the model embeds of each, their cache keys under
-    the embedder ``signature``, their BM25 words, and the model tokens of each (counted
+    the embedder ``signature``, their BM25 words, the model tokens of each (counted
     here, in the chunking thread or process: counting in the embedding loop kept a GPU
-    waiting, docs/performance.md)."""
-    chunks, words = chunk_document_words(doc, count, chunking)
+    waiting, docs/performance.md), the spans of its sentences and, with ``inputs``
+    (``Embedder.passage_inputs``), the model's input ids and each span's token rows."""
+    chunks, words, units = chunk_document_parts(doc, count, chunking)
     texts = [embed_text(doc, c.text) for c in chunks]
     title_tokens = " ".join(word_tokens(doc.title))
     tokens = [f"{title_tokens} {' '.join(w)}" for w in words]
     keys = [embed_key(signature, t) for t in texts]
-    return PreparedDocument(doc, chunks, texts, keys, tokens, count(texts))
+    shift = len(chunk_header(doc)) + 1  # embed_text: the header, a line break, the passage
+    spans = [[(shift + a, shift + b) for a, b in u] for u in units]
+    prepared = PreparedDocument(doc, chunks, texts, keys, tokens, count(texts), spans)
+    if inputs is not None:
+        title = [doc.title] if chunks and doc.title.strip() else []
+        ids, rows = inputs([*texts, *title], [*spans, *([[]] * len(title))])
+        prepared.embed_ids, prepared.embed_rows = ids[: len(texts)], rows[: len(texts)]
+        if title:
+            key = embed_key(signature, doc.title)
+            prepared.title = (key, doc.title, count(title)[0], ids[-1], rows[-1])
+    return prepared
 
 
 def next_batch_size(done: int, work_seconds: float, commit_seconds: float, minimum: int) -> int:
@@ -132,16 +168,22 @@ def _start_worker(
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     os.environ["RAYON_NUM_THREADS"] = "1"
     global _worker_state
-    tokenize = passage_tokenizer(passage_json, passage_prompt) if passage_json else None
-    _worker_state = (token_counter(tokenizer_json), chunking, signature, tokenize)
+    inputs = passage_inputs(passage_json, passage_prompt) if passage_json else None
+    _worker_state = (token_counter(tokenizer_json), chunking, signature, inputs)
 
 
 def _prepare_in_worker(doc: Document) -> PreparedDocument:
-    count, chunking, signature, tokenize = _worker_state
-    prepared = prepare_document(doc, count, chunking, signature)
-    if tokenize is not None:
-        prepared.embed_ids = tokenize(prepared.embed_texts)
-    return prepared
+    count, chunking, signature, inputs = _worker_state
+    return prepare_document(doc, count, chunking, signature, inputs)
+
+
+def _kept(
+    spans: Sequence[tuple[int, int]], rows: np.ndarray, vectors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The spans that reached the model (a passage cut at the model's length limit
+    loses its last ones) and their vectors, as the cache keeps them."""
+    reached = rows[:, 1] > rows[:, 0]
+    return np.asarray(spans, np.int32).reshape(-1, 2)[reached], vectors[reached]
 
 
 class Indexer:
@@ -175,8 +217,9 @@ class Indexer:
         return self.store.document_state(doc.doc_id) != (document_hash(doc), self.chunk_sig)
 
     def prepare(self, doc: Document) -> PreparedDocument:
-        return prepare_document(doc, self.embedder.count_tokens, self.chunking,
-                                self.embedder.signature)  # fmt: skip
+        e = self.embedder
+        return prepare_document(doc, e.count_tokens, self.chunking, e.signature,
+                                e.passage_inputs())  # fmt: skip
 
     def chunk_processes(self) -> int:
         """How many processes chunk beside the encoder (0: one thread in this process).
@@ -237,14 +280,20 @@ class Indexer:
         total: Callable[[int], int] | None = None,
         counts: Sequence[int] | None = None,
         ids: Sequence[np.ndarray] | None = None,
+        rows: Sequence[np.ndarray] | None = None,
+        spans: Sequence[Sequence[tuple[int, int]]] | None = None,
     ) -> tuple[int, int, float]:
         """Embed the texts whose keys the cache lacks; returns (count, tokens, seconds).
         ``total`` turns this call's count into the progress bar's total (for callers
         that embed in several calls); ``counts``, the texts' model tokens where the
         caller has them (else they are counted here); ``ids``, the texts' model input
-        ids where a chunk process made them (then the texts are not tokenised here)."""
+        ids where the chunking made them (then the texts are not tokenised here); with
+        them, ``rows`` and ``spans``: each text's sentence spans and their token rows,
+        whose vectors are kept too (and a text whose sentence vectors the cache lacks
+        is embedded again)."""
         by_key = dict(zip(keys, range(len(keys)), strict=True))
-        todo = self.cache.missing(keys)
+        pooling = ids is not None and rows is not None and spans is not None
+        todo = self.cache.missing(keys, sentences=pooling)
         if not todo:
             return 0, 0, 0.0
         bar_total = total(len(todo)) if total else len(todo)
@@ -258,11 +307,18 @@ class Indexer:
         for i in range(0, len(todo), step):  # commit as we go: an interruption loses little
             part = todo[i : i + step]
             bar = lambda n: progress("embed", n, bar_total)  # noqa: E731
-            if ids is not None:
+            sentences = None
+            if pooling:
+                at = [by_key[k] for k in part]
+                vecs, pooled = self.embedder.embed_passage_inputs(
+                    [ids[j] for j in at], [rows[j] for j in at], bar
+                )
+                sentences = [_kept(spans[j], rows[j], v) for j, v in zip(at, pooled, strict=True)]
+            elif ids is not None:
                 vecs = self.embedder.embed_passage_ids([ids[by_key[k]] for k in part], bar)
             else:
                 vecs = self.embedder.embed_passages(todo_texts[i : i + step], progress=bar)
-            self.cache.put(part, vecs)
+            self.cache.put(part, vecs, sentences)
             failpoint("embed")
         return len(todo), tokens, time.perf_counter() - started
 
@@ -352,7 +408,9 @@ class Indexer:
         keys: list[str] = []
         texts: list[str] = []
         counts: list[int] = []
+        spans: list[list[tuple[int, int]]] = []
         ids: list[np.ndarray] = []  # stays empty unless every passage came with its ids
+        rows: list[np.ndarray] = []  # ... and its sentences' token rows
         queued = 0
 
         def grow(n: int) -> int:  # the embedding bar's total grows as chunking goes on
@@ -364,16 +422,17 @@ class Indexer:
 
         def embed() -> None:
             given = ids if len(ids) == len(keys) else None
+            with_rows = rows if given is not None and len(rows) == len(keys) else None
             for i, value in enumerate(
-                self._embed_missing(keys, texts, progress, grow, counts, given)
+                self._embed_missing(keys, texts, progress, grow, counts, given, with_rows, spans)
             ):
                 stats[i] += value
-            keys.clear()
-            texts.clear()
-            counts.clear()
-            ids.clear()
+            for part in (keys, texts, counts, spans, ids, rows):
+                part.clear()
 
         processes = self._process_pool(len(docs)) if docs else None
+        if processes is None and docs:
+            self.embedder.passage_inputs()  # checked here, not in the chunking thread
         thread = None
         if processes is not None:
             results = processes.map(_prepare_in_worker, docs, chunksize=4)
@@ -384,12 +443,16 @@ class Indexer:
             for p in results:
                 prepared.append(p)
                 progress("chunk", 1, total)
-                keys += p.embed_keys
-                texts += p.embed_texts
-                counts += p.embed_tokens
-                if p.embed_ids is not None:
-                    ids += p.embed_ids
-                    p.embed_ids = None  # the batch's documents are kept until its commit
+                p_keys, p_texts, p_counts, p_spans, p_ids, p_rows = p.embed_inputs()
+                keys += p_keys
+                texts += p_texts
+                counts += p_counts
+                spans += p_spans
+                if p_ids is not None:
+                    ids += p_ids
+                    rows += p_rows
+                # the batch's documents are kept until its commit
+                p.embed_ids = p.embed_rows = p.title = None
                 if len(keys) >= self._embed_step:
                     embed()
             embed()

@@ -18,6 +18,8 @@ from retrieval.answer import (
     overlap_scores,
     sentences_to_embed,
 )
+from retrieval.chunking import chunk_header, embed_text
+from retrieval.embed_cache import EmbeddingCache
 from retrieval.embedder import Embedder
 from retrieval.text import (
     is_thai,
@@ -64,6 +66,11 @@ class SearchConfig:
     # weighted fusion: a candidate in the other script than the question's (Thai or
     # Latin) gains this much, against the model's same-language pull (Searcher._bonuses)
     cross_language: float = 0.02
+    # a question in the script of the passages it is answered from is answered from the
+    # sentence vectors kept with each passage (its forward pass's token states, pooled:
+    # no model at question time), where they were kept; else its candidate sentences
+    # are embedded at question time
+    stored_sentences: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,11 +138,14 @@ class Searcher:
         config: SearchConfig | None = None,
         *,
         pinned: bool = False,
+        sentences: EmbeddingCache | None = None,
     ) -> None:
         """``pinned``: ``store`` is this searcher's own connection, held at the snapshot
         that matches ``index`` (see ``Store.pin_snapshot``) and moved on by
-        ``swap_index``."""
+        ``swap_index``. ``sentences``: the embedding cache that kept the passages'
+        sentence vectors (``search.stored_sentences``)."""
         self.store = store
+        self.sentences = sentences
         self.pinned = pinned
         if pinned:
             store.pin_snapshot()
@@ -487,13 +497,54 @@ class Searcher:
                 hit, _, _, a, b = candidates[0]
                 return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id,
                                       a, b, float(overlap[0]))  # fmt: skip
-        vecs = self._passage_vectors([*texts, top.title])
-        topics = np.repeat(vecs[-1:], len(texts), axis=0)
+        stored = None
+        if self.config.stored_sentences and self._same_script(question, candidates):
+            stored = self._stored_vectors(candidates, top)
+        if stored is not None:
+            vecs, topics = stored
+        else:
+            embedded = self._passage_vectors([*texts, top.title])
+            vecs, topics = embedded[:-1], np.repeat(embedded[-1:], len(texts), axis=0)
         best, score = choose_sentence(
-            question, qvec, texts, vecs[:-1], topics, answer_types=False, overlap=overlap
+            question, qvec, texts, vecs, topics, answer_types=False, overlap=overlap
         )  # the candidates are already those that may answer
         hit, _, _, a, b = candidates[best]
         return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id, a, b, score)
+
+    def _same_script(self, question: str, candidates: list) -> bool:
+        """Whether the question is in the script of every candidate's passage (Thai or
+        Latin, ``mostly_thai``): kept sentence vectors choose as well as embedded ones
+        within a language and much worse across (docs/quality.md), and an English
+        question's words can be known to a corpus of mostly Thai releases."""
+        chunk_ids = list(dict.fromkeys(hit.chunk.chunk_id for hit, *_ in candidates))
+        scripts = self._scripts(chunk_ids)
+        thai = mostly_thai(question)
+        return all(scripts.get(c) == thai for c in chunk_ids)
+
+    def _stored_vectors(self, candidates: list, doc: Document):
+        """The kept vectors of the candidate sentences ``(hit, start, end, ...)`` and of
+        the release's title, each sentence's topic (``(sentences, topics)``), or None
+        unless every candidate's span was kept (indexer.prepare_document). The title's
+        vector is embedded here where it was not kept."""
+        if self.sentences is None:
+            return None
+        shift = len(chunk_header(doc)) + 1  # embed_text: header, line break, passage
+        keys = {hit.chunk.chunk_id: self.embedder.embed_key(embed_text(doc, hit.chunk.text))
+                for hit, *_ in candidates}  # fmt: skip
+        kept = self.sentences.sentences(list(keys.values()))
+        vecs = []
+        for hit, a, b, *_ in candidates:
+            vec = kept.get(keys[hit.chunk.chunk_id], {}).get((shift + a, shift + b))
+            if vec is None:
+                return None
+            vecs.append(vec)
+        # the title alone, as at indexing: a better topic than the header's pooled
+        # states (XQuAD-th answer hits 0.7134 against 0.705; docs/quality.md)
+        title_key = self.embedder.embed_key(doc.title)
+        title = self.sentences.find([title_key]).get(title_key)
+        if title is None:
+            title = self._passage_vectors([doc.title])[0]
+        return np.stack(vecs), np.repeat(title[None, :], len(vecs), axis=0)
 
     def _passage_vectors(self, sentences: list[str]) -> np.ndarray:
         with self._lock:

@@ -75,6 +75,18 @@ def test_end_to_end_add_ask_list_remove(env, amcc_dir):
     assert all(p["doc_id"] != "46681" for p in after["passages"])
 
 
+def test_status_tells_an_index_chunked_by_another_version(env, amcc_dir, monkeypatch):
+    """A newer prakat chunks (or keeps) passages otherwise: `index status` says so, and
+    `index rebuild` (or adding the releases again) brings them up to date."""
+    from retrieval import chunking
+
+    run(env, "corpus", "add", str(amcc_dir))
+    monkeypatch.setattr(chunking, "CHUNKER_VERSION", "a later one")
+    status = run(env, "index", "status")
+    assert "State:     chunked otherwise" in status.output
+    assert "Run `prakat index rebuild` to bring it up to date." in status.output
+
+
 def test_bad_files_change_nothing(env, amcc_dir, tmp_path):
     run(env, "corpus", "add", str(amcc_dir))
     before = run(env, "index", "status", "--json").output

@@ -101,6 +101,68 @@ def test_rebuild_after_losing_the_index_reuses_the_cache(runtime_factory, amcc_d
     assert len(rt.load_index()[0]) == rt.store.counts()[1]
 
 
+def test_each_passage_keeps_vectors_for_its_sentences_and_its_release_title(
+    runtime_factory, amcc_dir
+):
+    """With each passage's vector the cache keeps one for each sentence it was packed
+    from (pooled from the same forward pass: test_model_install.py), by span of the
+    embedded text: the spans the answer's candidates have at question time, where
+    crfcut cuts the passage alone (nearly all; a candidate whose span was not kept is
+    embedded, tests/test_search.py). Each release's title is embedded alone too."""
+    from retrieval.chunking import chunk_header
+    from retrieval.text import sentence_spans
+
+    rt = runtime_factory(warm=False)
+    rt.indexer.add_documents(load_all(amcc_dir))
+    asked = kept = 0
+    for doc_id in TEST_IDS:
+        doc = rt.store.get_document(doc_id)
+        title = rt.cache.get([rt.embedder.embed_key(doc.title)])[0]
+        np.testing.assert_allclose(title, rt.embedder.embed_passages([doc.title])[0], atol=1e-5)
+        shift = len(chunk_header(doc)) + 1
+        for stored in rt.store.chunks_of(doc_id):
+            spans = rt.cache.sentences([stored.embed_key])[stored.embed_key]
+            end = shift + len(stored.chunk.text)
+            assert spans and all(shift <= a < b <= end for a, b in spans)
+            vectors = np.stack(list(spans.values()))
+            assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+            question_time = {(shift + a, shift + b) for a, b in sentence_spans(stored.chunk.text)}
+            asked += len(question_time)
+            kept += len(question_time & set(spans))
+    assert asked > 20 and kept / asked > 0.95
+
+
+def test_sentence_vectors_are_kept_in_int8_and_come_back_as_unit_vectors():
+    from retrieval.embed_cache import pack_int8, unpack_int8
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(50, 384)).astype(np.float32)
+    vectors[1] *= 0.01  # any scale: each vector has its own
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    blob = pack_int8(vectors)
+    assert len(blob) == 50 * (4 + 384)
+    back = unpack_int8(blob, 50)
+    assert back.dtype == np.float32 and back.shape == (50, 384)
+    assert (back * vectors).sum(axis=1).min() >= 0.9998
+    assert np.allclose(np.linalg.norm(back, axis=1), 1, atol=1e-6)
+    assert pack_int8(np.zeros((0, 384))) == b"" and unpack_int8(b"", 0).shape == (0, 0)
+
+
+def test_rebuild_embeds_again_what_was_embedded_without_sentence_vectors(runtime_factory, amcc_dir):
+    """A passage embedded before sentence vectors were kept (or whose row went) is
+    embedded again when its release is next chunked; the others are not."""
+    rt = runtime_factory()
+    rt.indexer.add_documents(load_all(amcc_dir))
+    keys = [c.embed_key for doc_id in TEST_IDS for c in rt.store.chunks_of(doc_id)]
+    assert not rt.cache.missing(keys, sentences=True)
+    rt.cache.db.execute("DELETE FROM sentences WHERE key = ?", (keys[0],))
+    assert rt.cache.missing(keys, sentences=True) == [keys[0]] and not rt.cache.missing(keys)
+    rt.store.db.execute("UPDATE documents SET chunk_sig = 'chunked before'")
+    report = rt.indexer.rebuild()
+    assert report.rechunked == len(TEST_IDS) and report.embedded == 1
+    assert not rt.cache.missing(keys, sentences=True)
+
+
 def test_index_of_another_model_or_damaged_is_refused(tmp_path):
     index = VectorIndex(4, "model-a")
     index.add(np.array([1, 2]), np.eye(4, dtype=np.float32)[:2])
@@ -192,9 +254,13 @@ def test_chunking_in_processes_gives_the_rows_a_thread_gives(runtime_factory, am
     docs = load_all(amcc_dir)
     in_workers = list(indexer._process_pool(len(docs)).map(indexer_module._prepare_in_worker, docs))
     indexer._stop_processes()
-    for p in in_workers:
-        assert p.embed_tokens == rt.embedder.count_tokens(p.embed_texts)
-    assert [p.embed_tokens for p in in_workers] == [indexer.prepare(d).embed_tokens for d in docs]
+    in_thread = [indexer.prepare(d) for d in docs]
+    for p, q in zip(in_workers, in_thread, strict=True):
+        assert p.embed_tokens == rt.embedder.count_tokens(p.embed_texts) == q.embed_tokens
+        # the same ids and sentence token rows as the thread makes with the model's own
+        assert p.sentence_spans == q.sentence_spans
+        assert [i.tolist() for i in p.embed_ids] == [i.tolist() for i in q.embed_ids]
+        assert [r.tolist() for r in p.embed_rows] == [r.tolist() for r in q.embed_rows]
     index, meta = rt.load_index()
     assert len(index) == rt.store.counts()[1] and meta["fingerprint"] == rt.store.fingerprint()
 
@@ -217,7 +283,7 @@ def test_chunk_processes_hand_the_encoder_token_ids_and_the_vectors_are_the_same
     indexer = Indexer(rt.store, rt.cache, rt.embedder, rt.settings.index_path,
                       replace(rt.settings.chunking, workers=2))  # fmt: skip
     calls = {"texts": 0, "ids": 0}
-    for name, kind in (("embed_passages", "texts"), ("embed_passage_ids", "ids")):
+    for name, kind in (("embed_passages", "texts"), ("embed_passage_inputs", "ids")):
         real = getattr(rt.embedder, name)
 
         def counted(*args, _real=real, _kind=kind, **kwargs):

@@ -331,13 +331,14 @@ def test_passages_given_as_ids_made_in_another_process_embed_as_their_texts(embe
     given texts."""
     import pickle
 
-    from retrieval.embedder import passage_tokenizer
+    from retrieval.embedder import passage_inputs
 
     passages = fixed_passages()[:6] + [" a ", "ประกาศ " * 700]  # spaces kept; cut at 512
     tokenizer_json = embedder.passage_tokenizer_json()
     assert tokenizer_json is not None
     # what a spawned process gets: the JSON, then its own tokenizer
-    ids = passage_tokenizer(pickle.loads(pickle.dumps(tokenizer_json)), "passage: ")(passages)
+    inputs = passage_inputs(pickle.loads(pickle.dumps(tokenizer_json)), "passage: ")
+    ids, _ = inputs(passages, [[]] * len(passages))
     features = embedder.model.preprocess(passages, prompt="passage: ")
     mask = features["attention_mask"].bool()
     assert [i.tolist() for i in ids] == [
@@ -360,6 +361,48 @@ def test_passages_given_as_ids_made_in_another_process_embed_as_their_texts(embe
         embedder.embed_passage_ids(ids)
     monkeypatch.undo()
     assert embedder.passage_tokenizer_json() == tokenizer_json
+
+
+def test_sentence_vectors_are_the_mean_of_their_tokens_states_in_the_passages_pass(embedder):
+    """``embed_passage_inputs``: the passage vectors of ``embed_passage_ids`` and, from
+    the same forward pass, each span's mean token state (checked against the model's
+    own token states of each passage alone, found by character offsets here); a span
+    past the model's length limit reaches no token."""
+    import unicodedata
+
+    import torch
+
+    from retrieval.embedder import span_rows
+
+    thai = "นายกรัฐมนตรีเป็นประธานการประชุม ครั้งที่ 6 ณ ทำเนียบรัฐบาล"
+    english = "AMCC (6th) was chaired by H.E. Mrs. Josephine Teo. It met online."
+    long = "ประกาศ " * 700
+    texts = [thai, english, long]
+    spans = [[(0, 12), (12, 31), (32, len(thai))], [(0, 10), (26, 50), (51, len(english))],
+             [(0, 6), (4000, 4100)]]  # fmt: skip
+    ids, rows = embedder.passage_inputs()(texts, spans)
+    assert [r.shape for r in rows] == [(3, 2), (3, 2), (2, 2)]
+    assert rows[2][1].tolist() == [0, 0] and rows[2][0][1] > rows[2][0][0]  # cut off at 512
+    vecs, pooled = embedder.embed_passage_inputs(ids, rows)
+    np.testing.assert_allclose(vecs, embedder.embed_passage_ids(ids), atol=1e-6)
+    prompt = embedder.config.passage_prompt
+    tokenizer = embedder.model.tokenizer
+    for text, text_spans, got in zip(texts[:2], spans, pooled, strict=False):
+        features = embedder.model.preprocess([text], prompt=prompt)
+        with torch.inference_mode():
+            states = embedder.model(features)["token_embeddings"][0].float().numpy()
+        offsets = tokenizer(prompt + text, return_offsets_mapping=True)["offset_mapping"]
+        shifted = np.array(offsets) - len(prompt)
+        for (a, b), (first, end), vec in zip(
+            text_spans, span_rows(shifted, text_spans), got, strict=True
+        ):
+            tokens = tokenizer.convert_ids_to_tokens(features["input_ids"][0][first:end])
+            spelt = "".join(tokens).replace("\u2581", " ").strip()  # the tokenizer's NFKC
+            assert spelt in unicodedata.normalize("NFKC", " " + text[a:b])
+            mean = states[first:end].mean(axis=0)
+            np.testing.assert_allclose(vec, mean / np.linalg.norm(mean), atol=1e-5)
+    assert not pooled[2][1].any()  # the span no token reached
+    assert float(pooled[0][1] @ pooled[0][1]) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_deferred_imports_stand_in_until_first_use(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from corpus.loader import iter_release_paths, load_path
+from retrieval.chunking import embed_text
 from retrieval.text import sentence_spans
 
 
@@ -42,9 +43,15 @@ def test_passages_carry_source_and_sentence_offsets(searcher):
 def test_the_answer_is_the_whole_sentence_around_the_clause_chosen(searcher, question):
     """The clause that answers ("... (The 6th ASEAN Ministerial Conference on
     Cybersecurity: AMCC) ผ่านระบบการประชุมทางไกล") is shown with the start of its
-    sentence, which crfcut cut off ("เมื่อวันที่ 6 ตุลาคม 2564 นายเนวินธุ์ ...")."""
+    sentence, which crfcut cut off ("เมื่อวันที่ 6 ตุลาคม 2564 นายเนวินธุ์ ...").
+    Sentences embedded at question time: from the vectors kept at indexing, the Thai
+    question's two best candidates score 0.0003 apart (this clause or the next
+    sentence), which rounding settles either way; the showing is what is tested."""
+    from dataclasses import replace
+
     from retrieval.text import answer_spans
 
+    searcher.config = replace(searcher.config, stored_sentences=False)
     answer = searcher.search(question, k=3)
     s = answer.sentence
     chunk = next(h.chunk for h in answer.hits if h.chunk.chunk_id == s.chunk_id)
@@ -73,6 +80,45 @@ def test_a_who_question_embeds_only_the_sentences_that_name_a_person(searcher):
         for a, b in sentence_spans(hit.chunk.text)
     ]
     assert len(candidates) > len(embedded)
+
+
+def test_a_question_in_the_passages_script_is_answered_from_kept_sentence_vectors(
+    searcher, monkeypatch
+):
+    """``search.stored_sentences``: a question in the script of its passages is answered
+    from the sentence vectors kept at indexing, without the model; an English question
+    over Thai text still embeds its candidates (pooled vectors choose worse across
+    languages, docs/quality.md), even when the Thai text holds its words, and so does a
+    question whose candidate spans were not all kept."""
+    from retrieval.search import query_terms
+    from retrieval.text import normalise_query
+
+    thai = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
+    embedded = answer_and_embedded(searcher, thai, answer_margin=0.0)  # several candidates
+    searcher._sentence_cache.clear()
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a sentence was embedded")
+
+    monkeypatch.setattr(searcher.embedder, "embed_passages", no_model)
+    stored = answer_and_embedded(searcher, thai, stored_sentences=True)
+    assert "Josephine Teo" in stored[0] and stored == (stored[0], [])
+    assert not searcher._sentence_cache
+    monkeypatch.undo()
+    assert "Josephine Teo" in embedded[0] and embedded[1]
+    english = answer_and_embedded(searcher, "who chaired the 6th AMCC?", stored_sentences=True)
+    assert "Josephine Teo" in english[0] and len(english[1]) >= 2
+    # Latin words the Thai passages hold: known to the corpus, still another script
+    latin = "AMCC Josephine Teo Singapore"
+    assert searcher.lexical_weight(query_terms(normalise_query(latin))) > 0
+    assert answer_and_embedded(searcher, latin, stored_sentences=True)[1]
+    # the cache lost the kept vectors of the answer's passage: its sentences are embedded
+    answer = searcher.search(thai, k=5)
+    hit = next(h for h in answer.hits if h.chunk.chunk_id == answer.sentence.chunk_id)
+    key = searcher.embedder.embed_key(embed_text(hit.document, hit.chunk.text))
+    searcher.sentences.db.execute("DELETE FROM sentences WHERE key = ?", (key,))
+    again = answer_and_embedded(searcher, thai, stored_sentences=True)
+    assert "Josephine Teo" in again[0] and again[1]
 
 
 def test_lexical_weight_trusts_bm25_for_thai_not_for_english_over_thai(searcher):
@@ -373,9 +419,11 @@ def test_sentences_to_embed_keeps_the_near_ones_and_counts_a_repeated_sentence_o
 
 def answer_and_embedded(searcher, question: str, **config) -> tuple[str, list[str]]:
     """The answer sentence to ``question`` under ``config`` (search settings) and the
-    sentences embedded for it, the release title left out."""
+    sentences embedded for it, the release title left out; sentences are embedded at
+    question time unless ``stored_sentences`` is given."""
     from dataclasses import replace
 
+    config.setdefault("stored_sentences", False)
     searcher.config = replace(searcher.config, **config)
     searcher._sentence_cache.clear()
     answer = searcher.search(question, k=5)

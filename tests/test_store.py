@@ -28,6 +28,40 @@ def test_schema_is_migrated_once(tmp_path):
     Store(tmp_path / "c.sqlite").close()  # reopening applies nothing twice
 
 
+def test_an_embedding_cache_of_the_first_layout_is_upgraded_with_its_vectors(tmp_path, caplog):
+    """A cache made before the sentence vectors (schema 1: vectors in a WITHOUT ROWID
+    table, 4.5 KB each on disk) opens migrated: the same vectors in a rowid table, the
+    sentence table beside them, the file compacted, and a one-line note that it ran."""
+    import numpy as np
+
+    from corpus.schema import CACHE_MIGRATIONS, M001_CACHE
+    from retrieval.embed_cache import EmbeddingCache
+
+    path = tmp_path / "embeddings.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(M001_CACHE + "PRAGMA user_version = 1;")
+    vectors = np.random.default_rng(0).normal(size=(300, 384)).astype("<f4")
+    old.executemany("INSERT INTO embeddings VALUES (?, ?, ?)",
+                    [(f"k{i}", 384, v.tobytes()) for i, v in enumerate(vectors)])  # fmt: skip
+    old.commit()
+    old.close()
+    before = path.stat().st_size
+    cache = EmbeddingCache(path)
+    try:
+        assert cache.db.execute("PRAGMA user_version").fetchone()[0] == len(CACHE_MIGRATIONS)
+        sql = cache.db.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'")
+        assert "WITHOUT ROWID" not in sql.fetchone()[0]
+        np.testing.assert_array_equal(cache.get([f"k{i}" for i in range(300)]), vectors)
+        assert cache.missing(["k0"], sentences=True) == ["k0"] and not cache.missing(["k0"])
+    finally:
+        cache.close()
+    assert path.stat().st_size < before * 0.6
+    assert "upgrading a database to schema version" in caplog.text
+    caplog.clear()
+    EmbeddingCache(path).close()  # nothing left to do
+    assert not caplog.text
+
+
 def test_add_unchanged_replace_remove(tmp_path):
     store = Store(tmp_path / "c.sqlite")
     first = put(store, doc(), ["amcc ครั้ง ที่ 6", "josephine teo"])
