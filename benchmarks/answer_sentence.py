@@ -1,10 +1,11 @@
 """How the answer sentence is chosen, measured on XQuAD-th: for each question, the
 sentences of its gold paragraph compete; a hit is a chosen sentence that contains
 the gold answer. Variants: plain cosine, topic residual (title direction removed),
-and each with the who/when/how-many answer-type filter. The "late" variants (not the
-product) take each sentence's vector from the paragraph's own forward pass, the mean
-of its tokens' states ("late chunking"), which an index could store for nothing but
-space, so that no sentence is embedded at question time.
+and each with the who/when/how-many answer-type filter. The "late" variants take each
+sentence's vector from the whole paragraph's forward pass, the mean of its tokens'
+states ("late chunking"). The product now keeps such vectors from each 128-token
+passage's pass (`search.stored_sentences`, for questions in the passages' script),
+which `prakat eval` measures; these variants pool over whole paragraphs instead.
 
     python benchmarks/answer_sentence.py [--limit 400]
 """

@@ -1,5 +1,6 @@
 """Answer sentences without embedding sentences at question time: would vectors taken
-from the passage's own forward pass do?
+from the passage's own forward pass do? (They do for questions in the passages'
+language, and are now kept at indexing: `search.stored_sentences`, docs/quality.md.)
 
 The answer sentence is chosen by the cosine of each candidate sentence to the question
 (plus word overlap), and the candidates are embedded when the question comes, which

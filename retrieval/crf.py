@@ -6,14 +6,17 @@ pycrfsuite's ``Tagger.tag`` takes one feature string per n-gram and window posit
 the sum of the weights of its features, and the labels follow by Viterbi over two
 labels. Here the weights are read from the model file (exact, float64), each
 distinct n-gram of a text is looked up once per window position without building
-the feature strings, and Viterbi runs over the summed scores. The labels are
-crfsuite's (tests/test_chunking.py compares them on every Thai paragraph of the
-bundled sample). ``load`` returns None for a model laid out otherwise, and the
+the feature strings, and Viterbi runs over the summed scores; forward-backward over
+the same scores gives the probability of a sentence end at each token (the tagger's
+marginals, which the answer's whole-sentence grouping reads). The labels and those
+probabilities are crfsuite's (tests/test_chunking.py compares them on every Thai
+paragraph of the bundled sample). ``load`` returns None for a model laid out otherwise, and the
 caller keeps crfsuite's tagger.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 import tempfile
 from pathlib import Path
@@ -52,7 +55,8 @@ class LinearCRF:
         self._bias = bias
         self._trans = trans.tolist()  # [from][to], labels I = 0, E = 1
 
-    def labels(self, toks: list[str], enders: set[str], starters: set[str]) -> list[str]:
+    def scores(self, toks: list[str], enders: set[str], starters: set[str]) -> list[list[float]]:
+        """Each token's score for I and E: the summed weights of its features."""
         joined, end = ngrams(toks, enders, starters)
         size = len(toks)
         rows = np.empty((len(GRAMS) * len(KINDS), size), np.int64)
@@ -60,8 +64,19 @@ class LinearCRF:
             get = self._lookup.get((kind, n, off), {}).get
             grams = joined[kind, n][2 + off : end + off]
             rows[r] = np.fromiter((get(g, 0) for g in grams), np.int64, size)
-        scores = (self._weights[rows].sum(axis=0) + self._bias).tolist()
+        return (self._weights[rows].sum(axis=0) + self._bias).tolist()
+
+    def labels(self, toks: list[str], enders: set[str], starters: set[str]) -> list[str]:
+        return self.best(self.scores(toks, enders, starters))
+
+    def best(self, scores: list[list[float]]) -> list[str]:
+        """The labels of highest score (Viterbi), as the tagger's ``tag``."""
         return _viterbi(scores, self._trans)
+
+    def end_probabilities(self, scores: list[list[float]]) -> list[float]:
+        """Each token's probability of label E given the whole sequence (forward-backward
+        over the same scores), as the tagger's ``marginal("E", i)``."""
+        return _marginals(scores, self._trans)
 
 
 def _viterbi(scores: list[list[float]], trans: list[list[float]]) -> list[str]:
@@ -82,6 +97,29 @@ def _viterbi(scores: list[list[float]], trans: list[list[float]]) -> list[str]:
         label = step[label]
         out.append(label)
     return ["I" if x == 0 else "E" for x in reversed(out)]
+
+
+def _marginals(scores: list[list[float]], trans: list[list[float]]) -> list[float]:
+    """P(label E at each position), by forward-backward in log space over two labels."""
+    (ii, ie), (ei, ee) = trans
+
+    def lae(a: float, b: float) -> float:  # log(exp(a) + exp(b)), for two floats
+        return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+
+    forward = [scores[0]]
+    for s_i, s_e in scores[1:]:
+        a_i, a_e = forward[-1]
+        forward.append([lae(a_i + ii, a_e + ei) + s_i, lae(a_i + ie, a_e + ee) + s_e])
+    backward = [[0.0, 0.0]]
+    for s_i, s_e in reversed(scores[1:]):
+        b_i, b_e = backward[-1]
+        backward.append([lae(ii + s_i + b_i, ie + s_e + b_e), lae(ei + s_i + b_i, ee + s_e + b_e)])
+    backward.reverse()
+    out = []
+    for (f_i, f_e), (b_i, b_e) in zip(forward, backward, strict=True):
+        both_i, both_e = f_i + b_i, f_e + b_e
+        out.append(1.0 / (1.0 + math.exp(min(both_i - both_e, 700.0))))
+    return out
 
 
 def load(model_path: str | Path, tagger) -> LinearCRF | None:

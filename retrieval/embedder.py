@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval import gc_pause
 from retrieval.gc_pause import paused_gc
 from retrieval.model_install import (
     DEFAULT_MODEL,
@@ -107,6 +108,8 @@ def import_sentence_transformer():
         from sentence_transformers import SentenceTransformer
     return SentenceTransformer
 
+
+_models_loaded = 0  # Embedder loads begun in this process (gc_pause.collect_frozen)
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 BACKENDS = ("auto", "torch", "openvino")
@@ -332,6 +335,12 @@ class Embedder:
     def _load(self) -> None:
         # Importing and loading make many objects and little garbage: gc_pause.py. (Not
         # paused: converting and quantising the network for OpenVINO, on a first run.)
+        # What a load freezes stays unless collected: a model loaded before and let go
+        # since is collected first (not in the bot, which loads one).
+        global _models_loaded
+        if _models_loaded:
+            gc_pause.collect_frozen()
+        _models_loaded += 1
         with paused_gc():
             SentenceTransformer = import_sentence_transformer()  # noqa: N806
         from transformers.utils import logging as hf_logging

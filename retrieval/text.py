@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -118,12 +119,15 @@ def _crf_segments(piece: str, confident: bool = False) -> list[Segment]:
     toks = _newmm()(piece)  # crfcut's own call: newmm, spaces kept
     if not toks:
         return []
-    linear = None if confident else _linear_crf()
-    if linear is not None:  # the same labels, without the tagger (crf.py)
-        return _label(toks, linear.labels(toks, enders, starters), None, False)
+    linear = _linear_crf()
+    if linear is not None:  # the tagger's labels and marginals, without it (crf.py)
+        scores = linear.scores(toks, enders, starters)
+        ends = linear.end_probabilities(scores) if confident else None
+        return _label(toks, linear.best(scores), ends.__getitem__ if ends else None)
     features = _crf_features(toks, enders, starters)
     with _CRF_LOCK:
-        return _label(toks, tagger.tag(features), tagger, confident)
+        marginal = functools.partial(tagger.marginal, "E") if confident else None
+        return _label(toks, tagger.tag(features), marginal)
 
 
 @lru_cache(maxsize=1)
@@ -145,9 +149,10 @@ def _linear_crf():
             return None
 
 
-def _label(toks: list[str], labels: list[str], tagger, confident: bool) -> list[Segment]:
-    """``_crf_segments`` once the CRF has labelled ``toks``; with ``confident``, under
-    ``_CRF_LOCK`` with ``tagger`` holding this sequence (for its marginals)."""
+def _label(toks: list[str], labels: list[str], end_probability=None) -> list[Segment]:
+    """``_crf_segments`` once the CRF has labelled ``toks``; ``end_probability(i)``: the
+    CRF's probability that a sentence ends at token ``i`` (with the tagger's marginals,
+    called under ``_CRF_LOCK`` while it holds this sequence), None: 1.0 everywhere."""
     labels = list(labels)
     forced = {len(toks) - 1}
     labels[-1] = "E"  # the rules below are crfcut.segment's
@@ -162,7 +167,7 @@ def _label(toks: list[str], labels: list[str], tagger, confident: bool) -> list[
     for i, (tok, label) in enumerate(zip(toks, labels, strict=True)):
         words.append(tok)
         if label == "E" and "".join(words):
-            sure = 1.0 if not confident or i in forced else tagger.marginal("E", i)
+            sure = 1.0 if end_probability is None or i in forced else end_probability(i)
             out.append(("".join(words), words, sure))
             words = []
     return out
@@ -297,7 +302,7 @@ def warm_up() -> None:
     """Load the word dictionary and the sentence model now rather than on the first
     question: 0.3 s, against 0.9 s with the collector on after the model has loaded."""
     with paused_gc():  # the word trie: 0.2 s instead of 0.4-0.6 s (gc_pause.py)
-        whole_sentences("ทดสอบ การตัดประโยค")  # as questions use it (not crf.py)
+        whole_sentences("ทดสอบ การตัดประโยค")  # as questions use it (crf.py's model too)
         word_tokens("ทดสอบ การตัดคำ")
 
 

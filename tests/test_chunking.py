@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import numpy as np
+
 from corpus.models import Document
 from corpus.release import parse_release
 from retrieval.chunking import ChunkingConfig, chunk_document
@@ -176,8 +178,10 @@ def test_crf_features_are_crfcuts_own():
 
 
 def test_the_numpy_crf_labels_every_thai_paragraph_of_the_sample_as_crfcuts_tagger(tmp_path):
-    """retrieval/crf.py replaces crfcut's tagger where chunking labels sentences: its
-    labels must be the tagger's, on every Thai paragraph of the bundled sample."""
+    """retrieval/crf.py replaces crfcut's tagger where chunking labels sentences and
+    where an answer is grouped into whole sentences: its labels must be the tagger's,
+    and its probabilities of a sentence end its marginals, on every Thai paragraph of
+    the bundled sample."""
     import retrieval.text as text_mod
     from retrieval import crf
     from tests.conftest import SAMPLE
@@ -195,12 +199,18 @@ def test_the_numpy_crf_labels_every_thai_paragraph_of_the_sample_as_crfcuts_tagg
     ]
     assert len(pieces) > 3000
     differ = 0
+    gap = 0.0
     for piece in pieces:
         toks = text_mod._newmm()(piece)
         if toks:
-            ours = linear.labels(toks, enders, starters)
-            differ += ours != crfcut._tagger.tag(text_mod._crf_features(toks, enders, starters))
+            scores = linear.scores(toks, enders, starters)
+            ours = linear.best(scores)
+            tagger = crfcut._tagger
+            differ += ours != tagger.tag(text_mod._crf_features(toks, enders, starters))
+            theirs = [tagger.marginal("E", i) for i in range(len(toks))]
+            gap = max(gap, *np.abs(np.subtract(linear.end_probabilities(scores), theirs)))
     assert differ == 0
+    assert gap < 1e-6  # crfsuite computes in float64 as well
     assert "E" in ours and "I" in ours  # the last piece has both labels
     not_a_model = tmp_path / "x.model"
     not_a_model.write_bytes(b"lCRF" + bytes(60))

@@ -467,6 +467,40 @@ def test_gc_pauses_overlap_across_threads_and_freeze_what_was_made_in_them():
         gc.enable()
 
 
+def test_a_model_let_go_is_collected_when_another_loads(model_cache):
+    """A frozen object is never collected: a model let go would stay for good (a
+    process loading one per command grew to 20 GB). Loading a model where one was
+    loaded before collects what was frozen first; a pause alone does not."""
+    import weakref
+
+    from retrieval import gc_pause
+    from retrieval.embedder import Embedder, EmbedderConfig
+
+    class Node:
+        pass
+
+    with paused_gc():
+        node = Node()
+        node.me = node  # a reference cycle: only the collector frees it
+        probe = weakref.ref(node)
+    del node
+    gc.collect()
+    with paused_gc():
+        pass
+    assert probe() is not None  # frozen, and a pause costs no collection
+    gc_pause.collect_frozen()
+    assert probe() is None
+
+    config = EmbedderConfig(cache_dir=str(model_cache))
+    first = Embedder(config).load()  # the session's embedder loaded before: collects
+    model = weakref.ref(first.model)
+    del first
+    gc.collect()
+    assert model() is not None  # frozen with what its load made
+    Embedder(config).load()
+    assert model() is None
+
+
 def test_the_model_and_the_word_trie_load_with_the_collector_paused(model_cache, monkeypatch):
     seen = {}
     real_import = embedder_module.import_sentence_transformer
