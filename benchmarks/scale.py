@@ -202,9 +202,9 @@ def measure(
     embedded_ms: list[float] = []
     stored = settings.search.stored_sentences
     for i, q in enumerate(qs):
-        passes = [(m, stored) for m in margins] + [(settings.search.answer_margin, False)] * (
-            sentences is not None and stored
-        )
+        passes = [(m, stored) for m in margins]
+        if sentences is not None and stored:  # and once with the sentences embedded
+            passes.append((settings.search.answer_margin, False))
         for margin, keep in passes if i % 2 == 0 else passes[::-1]:
             searcher.config = replace(searcher.config, answer_margin=margin, stored_sentences=keep)
             searcher._sentence_cache.clear()  # every question is new: no cached sentences

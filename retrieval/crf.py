@@ -66,9 +66,6 @@ class LinearCRF:
             rows[r] = np.fromiter((get(g, 0) for g in grams), np.int64, size)
         return (self._weights[rows].sum(axis=0) + self._bias).tolist()
 
-    def labels(self, toks: list[str], enders: set[str], starters: set[str]) -> list[str]:
-        return self.best(self.scores(toks, enders, starters))
-
     def best(self, scores: list[list[float]]) -> list[str]:
         """The labels of highest score (Viterbi), as the tagger's ``tag``."""
         return _viterbi(scores, self._trans)

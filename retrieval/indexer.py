@@ -287,12 +287,12 @@ class Indexer:
         ``total`` turns this call's count into the progress bar's total (for callers
         that embed in several calls); ``counts``, the texts' model tokens where the
         caller has them (else they are counted here); ``ids``, the texts' model input
-        ids where the chunking made them (then the texts are not tokenised here); with
-        them, ``rows`` and ``spans``: each text's sentence spans and their token rows,
-        whose vectors are kept too (and a text whose sentence vectors the cache lacks
-        is embedded again)."""
+        ids where the chunking made them (then the texts are not tokenised here), which
+        come with ``rows`` and ``spans``: each text's sentence spans and their token
+        rows, whose vectors are kept too (and a text whose sentence vectors the cache
+        lacks is embedded again)."""
         by_key = dict(zip(keys, range(len(keys)), strict=True))
-        pooling = ids is not None and rows is not None and spans is not None
+        pooling = ids is not None
         todo = self.cache.missing(keys, sentences=pooling)
         if not todo:
             return 0, 0, 0.0
@@ -314,8 +314,6 @@ class Indexer:
                     [ids[j] for j in at], [rows[j] for j in at], bar
                 )
                 sentences = [_kept(spans[j], rows[j], v) for j, v in zip(at, pooled, strict=True)]
-            elif ids is not None:
-                vecs = self.embedder.embed_passage_ids([ids[by_key[k]] for k in part], bar)
             else:
                 vecs = self.embedder.embed_passages(todo_texts[i : i + step], progress=bar)
             self.cache.put(part, vecs, sentences)
@@ -421,10 +419,10 @@ class Indexer:
         stats = [0, 0, 0.0]  # passages embedded, their tokens, seconds of embedding
 
         def embed() -> None:
-            given = ids if len(ids) == len(keys) else None
-            with_rows = rows if given is not None and len(rows) == len(keys) else None
+            made = len(ids) == len(keys)  # ids and rows come together (embed_inputs)
+            given = (ids, rows, spans) if made else (None, None, None)
             for i, value in enumerate(
-                self._embed_missing(keys, texts, progress, grow, counts, given, with_rows, spans)
+                self._embed_missing(keys, texts, progress, grow, counts, *given)
             ):
                 stats[i] += value
             for part in (keys, texts, counts, spans, ids, rows):
