@@ -164,6 +164,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError("search.answer_candidates must be 0 (all) or more")
     if not 0 <= search.answer_margin <= 1:  # word-overlap scores span 0..0.5
         raise SettingsError("search.answer_margin must be between 0 (off) and 1")
+    if not 0 <= search.centring <= 1:  # the share of the English questions' mean taken off
+        raise SettingsError("search.centring must be between 0 (off) and 1")
     if not 0 <= search.bm25_weight <= 1:  # BM25 over the best match scores 0..1
         raise SettingsError("search.bm25_weight must be between 0 and 1")
     if search.fusion not in ("weighted", "rrf", "dense", "bm25"):

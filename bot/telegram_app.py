@@ -40,6 +40,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from corpus.loader import load_bytes
 from corpus.models import DocumentNotFound, StoreLocked, UnsupportedDocument
+from retrieval.centres import language_centres
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, RetrievalError
 from retrieval.search import Searcher
 from retrieval.text import warm_up
@@ -99,15 +100,21 @@ class Services:
         self._preloading: list[threading.Thread] = []  # see preload()
 
     def preload(self) -> None:
-        """Load the model and the Thai word and sentence models in background threads,
-        while the bot connects to Telegram and reads its index (start-up time,
+        """Load the model (and its language centres, embedded on a model's first
+        start) and the Thai word and sentence models in background threads, while the
+        bot connects to Telegram and reads its index (start-up time,
         docs/performance.md). A failure here is reported by ``open_searcher``, which
         loads again."""
         embedder = self.runtime.embedder
+        cache = self.runtime.cache  # opened here, not raced for by the threads
 
         def load_model() -> None:
             try:
                 embedder.load()
+                search = self.settings.search
+                if search.fusion == "weighted" and search.centring > 0:
+                    # embedded once per model (seconds), then read from the cache
+                    language_centres(embedder, cache)
             except Exception:  # open_searcher loads again and reports it
                 log.debug("background model load failed", exc_info=True)
 

@@ -18,6 +18,7 @@ from retrieval.answer import (
     overlap_scores,
     sentences_to_embed,
 )
+from retrieval.centres import Centres, language_centres
 from retrieval.chunking import chunk_header, embed_text
 from retrieval.embed_cache import EmbeddingCache
 from retrieval.embedder import Embedder
@@ -71,6 +72,11 @@ class SearchConfig:
     # no model at question time), where they were kept; else its candidate sentences
     # are embedded at question time
     stored_sentences: bool = True
+    # weighted fusion: a question in Latin letters is compared with each passage by
+    # content, not language: the mean of English questions (times this) comes off the
+    # question, the mean of passages in its script off each passage, before the cosine
+    # (retrieval/centres.py; Searcher._centred). 0: off. Thai questions: never
+    centring: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,7 @@ class Searcher:
         self._term_counts: dict[str, int] = {}  # pinned only: valid until the next swap
         self._thai: dict[int, bool] = {}  # chunk id -> mostly Thai; pinned only, as above
         self._lock = threading.Lock()
+        self._centres: Centres | None = None  # language_centres, on first use
         # searches in flight, and whether a swap waits for them to end
         self._gate = threading.Condition()
         self._active = 0
@@ -310,9 +317,17 @@ class Searcher:
             return Answer(question, None, [])
         qvec = self.embedder.embed_queries([query])[0]
         index = self.index
-        dense = index.search(qvec, max(self.config.dense_k, k))
-        terms = query_terms(query)
         fusion = self.config.fusion
+        centred, nearer = None, []
+        if self._centring(query):
+            centred = self._centred_question(qvec)
+            # the passages nearest the centred question are candidates too: the language
+            # pull can leave them out of the first search (one FAISS call for both)
+            dense, near = index.search_each(np.stack([qvec, centred]), max(self.config.dense_k, k))
+            nearer = [c for c, _ in near[: self.config.dense_k]]
+        else:
+            dense = index.search(qvec, max(self.config.dense_k, k))
+        terms = query_terms(query)
         counts = self.term_counts(terms) if terms else {}
         coverage_weight = self._coverage_weight(terms, counts)
         lexical = []
@@ -327,7 +342,9 @@ class Searcher:
             common = [t for t in terms if t not in finders and counts.get(t, 0) < half]
             lexical = self._lexical(finders, counts, max(self.config.lexical_k, k), common)
         if fusion == "weighted":
-            fused, cosines = self._weighted(query, qvec, dense, lexical, coverage_weight, index)
+            fused, cosines = self._weighted(
+                query, qvec, dense, lexical, coverage_weight, index, (centred, nearer)
+            )
         else:
             fused, cosines = self._reciprocal_rank(qvec, dense, lexical, fusion, index)
         top = sorted(fused, key=lambda c: fused[c], reverse=True)[:k]
@@ -362,7 +379,9 @@ class Searcher:
                 cosines[cid] = float(vector @ qvec)
         return cosines
 
-    def _weighted(self, query, qvec, dense, lexical, coverage_weight: float, index):
+    def _weighted(
+        self, query, qvec, dense, lexical, coverage_weight: float, index, centred=(None, ())
+    ):
         """prakat's fusion: every candidate (dense or BM25) scores its cosine plus
         ``bm25_weight`` x ``coverage_weight`` x script share x its BM25 score over the
         best one's, plus the bonuses of ``_bonuses``: (fused score, cosine) of every
@@ -372,7 +391,7 @@ class Searcher:
         match, and a wide cosine gap stands. On XQuAD-th, Thai questions, R@1 0.935 ->
         0.954 against the coverage-weighted reciprocal-rank fusion before it; iApp level
         (docs/quality.md, "Fusion"). ``coverage_weight`` (``lexical_weight()``) is 0 for
-        an English question over Thai text, which then ranks by cosine alone.
+        an English question over Thai text, which then ranks by (centred) cosine alone.
 
         BM25 can only match passages in the question's script, so its weight is also
         scaled by the share of the dense candidates in that script (Thai if the question
@@ -380,14 +399,26 @@ class Searcher:
         question over Thai text, small for an English question over mostly Thai
         releases, whose English words (names, and the few English releases) gave 572 of
         XQuAD's 1,190 English questions some coverage among 5,000 releases and drew
-        them to English news (R@1 0.679 without BM25, 0.624 with it unscaled)."""
-        cosines = self._cosines(qvec, dense, [c for c, _ in lexical], index)
+        them to English news (R@1 0.679 without BM25, 0.624 with it unscaled).
+
+        ``centred``: (the centred question, the passages nearest it) for a question in
+        Latin letters (``search.centring``), whose candidates then score their centred
+        cosine (``_centred``) in place of the cosine."""
+        question, nearer = centred
+        more = [c for c, _ in lexical] + list(nearer)
+        cosines = self._cosines(qvec, dense, more, index)
         best = lexical[0][1] if lexical else 0.0
         use_bm25 = best > 0 and coverage_weight > 0 and dense
-        # one read of the candidates' scripts serves the language bonus and the share
-        needed = self.config.cross_language or use_bm25
+        # one read of the candidates' scripts serves the language bonus, the share and
+        # the passages' centres
+        needed = self.config.cross_language or use_bm25 or question is not None
         scripts = self._scripts(list(cosines)) if needed else {}
-        bonus = self._bonuses(query, list(cosines), lexical, scripts)
+        similarity = cosines
+        if question is not None:
+            similarity = self._centred(question, list(cosines), scripts, index)
+        # a centred question has no language pull left for the language bonus to offset
+        # (XQuAD-th, English questions, R@1 0.8084 with it, 0.8109 without; docs/quality.md)
+        bonus = self._bonuses(query, list(cosines), lexical, scripts, language=question is None)
         scale = 0.0
         if use_bm25:
             thai = is_thai(query)  # any Thai word can match Thai text
@@ -395,8 +426,40 @@ class Searcher:
             same = sum(1 for t in known if t == thai) / max(1, len(known))
             scale = self.config.bm25_weight * coverage_weight * same / best
         bm25 = dict(lexical)
-        fused = {c: cos + bonus[c] + scale * bm25.get(c, 0.0) for c, cos in cosines.items()}
+        fused = {c: sim + bonus[c] + scale * bm25.get(c, 0.0) for c, sim in similarity.items()}
         return fused, cosines
+
+    def _centring(self, query: str) -> bool:
+        """Whether ``query`` is compared after the centres come off (``_centred``)."""
+        c = self.config
+        return c.fusion == "weighted" and c.centring > 0 and not mostly_thai(query)
+
+    def _centred_question(self, qvec: np.ndarray) -> np.ndarray:
+        """The question's vector less ``centring`` x the mean English question, unit
+        length (``language_centres``: computed once per model, then from the cache)."""
+        centres = self._centres
+        if centres is None:  # two first questions at once may both compute them: same
+            centres = self._centres = language_centres(self.embedder, self.sentences)
+        vec = qvec - self.config.centring * centres.question
+        return (vec / np.linalg.norm(vec)).astype(np.float32)
+
+    def _centred(
+        self, question: np.ndarray, chunk_ids: list[int], scripts: dict[int, bool], index
+    ) -> dict[int, float]:
+        """Each candidate's cosine with the centred question after the mean passage of
+        its script (``scripts``, Thai where unknown) comes off its vector.
+
+        Over XQuAD-th's 240 Thai paragraphs, English questions: R@1 0.788 -> 0.809;
+        among 5,000 releases as well, 0.648 -> 0.744 (docs/quality.md, "Centring").
+        Thai questions lost 0.3-1 point of R@1 with their own centre taken off, so they
+        are compared as before."""
+        if not chunk_ids:
+            return {}
+        vectors = np.stack([index.vector(c) for c in chunk_ids])
+        centres = self._centres
+        vectors -= np.stack([centres.passage(scripts.get(c, True)) for c in chunk_ids])
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return dict(zip(chunk_ids, (vectors @ question).tolist(), strict=True))
 
     def _bonuses(
         self,
@@ -404,6 +467,8 @@ class Searcher:
         chunk_ids: list[int],
         lexical: list[tuple[int, float]],
         scripts: dict[int, bool],
+        *,
+        language: bool = True,
     ) -> dict[int, float]:
         """What each candidate's fused score gains beside cosine and coverage-weighted BM25
         (``scripts``: ``_scripts`` of the candidates, needed for the language bonus).
@@ -413,7 +478,8 @@ class Searcher:
         in either language, against its paired Thai and English paragraphs:
         benchmarks/language_bias.py), so among Thai releases an English question is
         drawn to the few English ones, and a Thai question away from them. Passages in
-        the other script than the question gain ``cross_language`` (0.02). With 5,000
+        the other script than the question gain ``cross_language`` (0.02), unless
+        ``language`` is False (a centred question: ``_centred``). With 5,000
         releases around XQuAD-th, English questions' R@1 goes 0.494 -> 0.576 (70% of
         their misses had been English news passages); the other directions lose at
         most 0.1 point or gain (docs/quality.md, "Dense ranking").
@@ -431,7 +497,7 @@ class Searcher:
             for cid, score in lexical:
                 if cid in bonus:
                     bonus[cid] += self.config.tie_break * score / best
-        if self.config.cross_language:
+        if self.config.cross_language and language:
             thai = mostly_thai(query)
             for cid in bonus:
                 if cid in scripts and scripts[cid] != thai:

@@ -66,10 +66,12 @@ def _runtime(data_dir: Path, model_cache: Path, embedder):
 def warm_cache(tmp_path_factory, model_cache, embedder) -> Path:
     """An embedding cache that already holds the AMCC test releases (embedded once)."""
     from corpus.loader import load_path
+    from retrieval.centres import language_centres
 
     data = tmp_path_factory.mktemp("warm")
     rt = _runtime(data, model_cache, embedder)
     rt.indexer.add_documents([load_path(sample_file(i)) for i in TEST_IDS])
+    language_centres(embedder, rt.cache)  # English questions need them (search.centring)
     rt.close()
     return data / "embeddings.sqlite"
 

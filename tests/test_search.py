@@ -429,3 +429,83 @@ def answer_and_embedded(searcher, question: str, **config) -> tuple[str, list[st
     answer = searcher.search(question, k=5)
     title = answer.hits[0].document.title
     return answer.sentence.text, [t for t in searcher._sentence_cache if t != title]
+
+
+def test_an_english_question_is_compared_after_each_languages_centre_comes_off(searcher):
+    """The English AMCC question's best passage (Thai, 46681) and the English release
+    46940 nearly tie by cosine (within 0.001): the model's same-language pull. With the
+    mean English question off the question and each script's mean passage off the
+    passages, the Thai passage that answers it is clearly ahead; a Thai question is
+    compared as before. The passages nearest the centred question are candidates too."""
+    from dataclasses import replace
+
+    question = "who chaired the 6th AMCC?"
+    english = searcher.store.chunks_of("46940")[0].chunk.chunk_id
+    thai = [c.chunk.chunk_id for c in searcher.store.chunks_of("46681")]
+    ids = [english, *thai]
+    qvec = searcher.embedder.embed_queries([question])[0]
+    centred = searcher._centred_question(qvec)
+    centres = searcher._centres
+    expected = qvec - 0.75 * centres.question
+    np.testing.assert_allclose(centred, expected / np.linalg.norm(expected), atol=1e-6)
+    scores = searcher._centred(centred, ids, searcher._scripts(ids), searcher.index)
+    for cid in ids:
+        mean = centres.latin_passage if cid == english else centres.thai_passage
+        vec = searcher.index.vector(cid) - mean
+        assert scores[cid] == pytest.approx(float(vec @ centred) / np.linalg.norm(vec), abs=1e-5)
+
+    def margin(**config) -> float:
+        searcher.config = replace(searcher.config, **config)
+        hits = searcher.search(question, k=10, with_sentence=False).hits
+        best = {}
+        for hit in hits:
+            best.setdefault(hit.document.doc_id, hit.score)
+        return best["46681"] - best.get("46940", -1.0)
+
+    assert margin(centring=0.0, cross_language=0.0) < 0.01  # 46940 ahead by 0.001 here
+    assert margin(centring=0.75, cross_language=0.0) > 0.05  # 0.083 here
+    # nor does the language bonus, which offsets that pull, apply to it any more
+    scripts = searcher._scripts(ids)
+    searcher.config = replace(searcher.config, cross_language=0.02)
+    assert set(searcher._bonuses(question, ids, [], scripts, language=False).values()) == {0.0}
+    assert searcher._bonuses(question, ids, [], scripts)[thai[0]] == 0.02
+    thai_question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
+    searcher.config = replace(searcher.config, centring=0.75)
+    on = searcher.search(thai_question, k=10, with_sentence=False).hits
+    searcher.config = replace(searcher.config, centring=0.0)
+    off = searcher.search(thai_question, k=10, with_sentence=False).hits
+    assert [(h.chunk.chunk_id, h.score) for h in on] == [(h.chunk.chunk_id, h.score) for h in off]
+
+
+def test_the_passages_nearest_the_centred_question_are_candidates_too(searcher, monkeypatch):
+    """The language pull can keep the passage that answers an English question out of
+    the vector index's first results; a search by the centred question, in the same
+    FAISS call, adds the passages nearest it to the candidates."""
+    from dataclasses import replace
+
+    searcher.config = replace(searcher.config, dense_k=1)
+    question = "who chaired the 6th AMCC?"
+    searches, scored = [], []
+    search_each, centred = searcher.index.search_each, searcher._centred
+
+    def spy_search(queries, k):
+        searches.append(queries)
+        return search_each(queries, k)
+
+    def spy_centred(question, chunk_ids, scripts, index):
+        scored.extend(chunk_ids)
+        return centred(question, chunk_ids, scripts, index)
+
+    monkeypatch.setattr(searcher.index, "search_each", spy_search)
+    monkeypatch.setattr(searcher, "_centred", spy_centred)
+    searcher.search(question, k=1, with_sentence=False)
+    qvec = searcher.embedder.embed_queries([question])[0]
+    assert len(searches) == 1 and len(searches[0]) == 2
+    np.testing.assert_allclose(searches[0][0], qvec, atol=1e-6)
+    np.testing.assert_allclose(searches[0][1], searcher._centred_question(qvec), atol=1e-6)
+    nearest = search_each(searches[0], 1)
+    assert nearest[1][0][0] in scored and nearest[0][0][0] in scored
+    assert searcher.index.search(searches[0][1], 1) == nearest[1]  # one at a time: the same
+    searches.clear()
+    searcher.search("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", k=1, with_sentence=False)
+    assert [len(q) for q in searches] == [1]  # a Thai question: by its own vector alone
