@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,6 +126,10 @@ _TH_QUESTION = frozenset(
     "อย่างไรบ้าง".split()
 )
 QUERY_STOP = _EN_STOP | _TH_QUESTION
+
+
+# the searches' BM25 halves (Searcher._lexical_candidates), beside their embedding
+_LEXICAL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="prakat-bm25")
 
 
 def query_terms(query: str) -> list[str]:
@@ -315,7 +320,14 @@ class Searcher:
         query = normalise_query(question)
         if not query:
             return Answer(question, None, [])
-        qvec = self.embedder.embed_queries([query])[0]
+        # BM25 needs only the question's words: its tokenising and FTS5 run in another
+        # thread while the model embeds the question (both let go of the GIL in native
+        # code), instead of after it
+        words = _LEXICAL.submit(self._lexical_candidates, query, k)
+        try:
+            qvec = self.embedder.embed_queries([query])[0]
+        finally:
+            terms, counts, coverage_weight, lexical = words.result()
         index = self.index
         fusion = self.config.fusion
         centred, nearer = None, []
@@ -327,20 +339,6 @@ class Searcher:
             nearer = [c for c, _ in near[: self.config.dense_k]]
         else:
             dense = index.search(qvec, max(self.config.dense_k, k))
-        terms = query_terms(query)
-        counts = self.term_counts(terms) if terms else {}
-        coverage_weight = self._coverage_weight(terms, counts)
-        lexical = []
-        wanted = fusion in ("rrf", "bm25") or (
-            fusion == "weighted" and (coverage_weight > 0 or self.config.tie_break > 0)
-        )
-        if wanted and any(counts.get(t) for t in terms):
-            finders = self._selective(terms, counts)
-            # FTS5's IDF of a word in half the passages or more is ~0: such words
-            # would add nothing but the time to score them
-            half = len(self.index) / 2
-            common = [t for t in terms if t not in finders and counts.get(t, 0) < half]
-            lexical = self._lexical(finders, counts, max(self.config.lexical_k, k), common)
         if fusion == "weighted":
             fused, cosines = self._weighted(
                 query, qvec, dense, lexical, coverage_weight, index, (centred, nearer)
@@ -356,6 +354,26 @@ class Searcher:
         if with_sentence:
             sentence = self.answer_sentence(query, qvec, hits, terms, coverage_weight, counts)
         return Answer(question, sentence, hits)
+
+    def _lexical_candidates(self, query: str, k: int):
+        """(terms, their passage counts, the coverage weight, BM25 candidates) of a
+        normalised question: everything of the search that needs no vector."""
+        fusion = self.config.fusion
+        terms = query_terms(query)
+        counts = self.term_counts(terms) if terms else {}
+        coverage_weight = self._coverage_weight(terms, counts)
+        lexical = []
+        wanted = fusion in ("rrf", "bm25") or (
+            fusion == "weighted" and (coverage_weight > 0 or self.config.tie_break > 0)
+        )
+        if wanted and any(counts.get(t) for t in terms):
+            finders = self._selective(terms, counts)
+            # FTS5's IDF of a word in half the passages or more is ~0: such words
+            # would add nothing but the time to score them
+            half = len(self.index) / 2
+            common = [t for t in terms if t not in finders and counts.get(t, 0) < half]
+            lexical = self._lexical(finders, counts, max(self.config.lexical_k, k), common)
+        return terms, counts, coverage_weight, lexical
 
     def _reciprocal_rank(self, qvec, dense, lexical, fusion: str, index):
         """Plain reciprocal-rank fusion (``rrf``), or one list alone (``dense``, ``bm25``):

@@ -509,3 +509,29 @@ def test_the_passages_nearest_the_centred_question_are_candidates_too(searcher, 
     searches.clear()
     searcher.search("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", k=1, with_sentence=False)
     assert [len(q) for q in searches] == [1]  # a Thai question: by its own vector alone
+
+
+def test_bm25_runs_in_another_thread_while_the_question_is_embedded(searcher, monkeypatch):
+    """The search's lexical half needs no vector: it starts before the model embeds
+    the question and runs beside it (docs/performance.md: p50 ~6 ms sooner)."""
+    import threading
+
+    lexical, embed = searcher._lexical_candidates, searcher.embedder.embed_queries
+    started, threads = threading.Event(), {}
+
+    def spy_lexical(query, k):
+        threads["bm25"] = threading.current_thread().name
+        started.set()
+        return lexical(query, k)
+
+    def spy_embed(texts):
+        assert started.wait(10), "BM25 had not started when the model ran"
+        threads["embed"] = threading.current_thread().name
+        return embed(texts)
+
+    monkeypatch.setattr(searcher, "_lexical_candidates", spy_lexical)
+    monkeypatch.setattr(searcher.embedder, "embed_queries", spy_embed)
+    answer = searcher.search("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", k=3)
+    assert threads["bm25"].startswith("prakat-bm25")
+    assert threads["embed"] == threading.current_thread().name
+    assert answer.hits[0].document.doc_id == "46681" and "Josephine Teo" in answer.sentence.text
