@@ -41,6 +41,11 @@ def embed_text(doc: Document, chunk_text: str) -> str:
     return f"{chunk_header(doc)}\n{chunk_text}"
 
 
+def passage_offset(doc: Document) -> int:
+    """Where the passage starts in ``embed_text``: after the header and its line break."""
+    return len(chunk_header(doc)) + 1
+
+
 def _split_long(text: str, start: int, end: int, count: TokenCounter, max_tokens: int):
     """Cut a sentence longer than ``max_tokens`` into pieces that fit, at spaces where
     there are any (Thai runs without spaces are cut anywhere).

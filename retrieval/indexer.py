@@ -27,8 +27,8 @@ from corpus.store import Store, document_hash
 from retrieval.chunking import (
     ChunkingConfig,
     chunk_document_parts,
-    chunk_header,
     embed_text,
+    passage_offset,
 )
 from retrieval.embed_cache import EmbeddingCache
 from retrieval.embedder import Embedder, PassageInputs, embed_key, passage_inputs, token_counter
@@ -126,7 +126,7 @@ def prepare_document(
     title_tokens = " ".join(word_tokens(doc.title))
     tokens = [f"{title_tokens} {' '.join(w)}" for w in words]
     keys = [embed_key(signature, t) for t in texts]
-    shift = len(chunk_header(doc)) + 1  # embed_text: the header, a line break, the passage
+    shift = passage_offset(doc)
     spans = [[(shift + a, shift + b) for a, b in u] for u in units]
     prepared = PreparedDocument(doc, chunks, texts, keys, tokens, count(texts), spans)
     if inputs is not None:

@@ -20,7 +20,7 @@ from retrieval.answer import (
     sentences_to_embed,
 )
 from retrieval.centres import Centres, language_centres
-from retrieval.chunking import chunk_header, embed_text
+from retrieval.chunking import embed_text, passage_offset
 from retrieval.embed_cache import EmbeddingCache
 from retrieval.embedder import Embedder
 from retrieval.text import (
@@ -467,8 +467,8 @@ class Searcher:
         """Each candidate's cosine with the centred question after the mean passage of
         its script (``scripts``, Thai where unknown) comes off its vector.
 
-        Over XQuAD-th's 240 Thai paragraphs, English questions: R@1 0.788 -> 0.809;
-        among 5,000 releases as well, 0.648 -> 0.744 (docs/quality.md, "Centring").
+        Over XQuAD-th's 240 Thai paragraphs, English questions: R@1 0.788 -> 0.811;
+        among 5,000 releases as well, 0.648 -> 0.782 (docs/quality.md, "Centring").
         Thai questions lost 0.3-1 point of R@1 with their own centre taken off, so they
         are compared as before."""
         if not chunk_ids:
@@ -612,7 +612,7 @@ class Searcher:
         vector is embedded here where it was not kept."""
         if self.sentences is None:
             return None
-        shift = len(chunk_header(doc)) + 1  # embed_text: header, line break, passage
+        shift = passage_offset(doc)
         keys = {hit.chunk.chunk_id: self.embedder.embed_key(embed_text(doc, hit.chunk.text))
                 for hit, *_ in candidates}  # fmt: skip
         kept = self.sentences.sentences(list(keys.values()))

@@ -109,7 +109,7 @@ def test_each_passage_keeps_vectors_for_its_sentences_and_its_release_title(
     embedded text: the spans the answer's candidates have at question time, where
     crfcut cuts the passage alone (nearly all; a candidate whose span was not kept is
     embedded, tests/test_search.py). Each release's title is embedded alone too."""
-    from retrieval.chunking import chunk_header
+    from retrieval.chunking import passage_offset
     from retrieval.text import sentence_spans
 
     rt = runtime_factory(warm=False)
@@ -119,7 +119,7 @@ def test_each_passage_keeps_vectors_for_its_sentences_and_its_release_title(
         doc = rt.store.get_document(doc_id)
         title = rt.cache.get([rt.embedder.embed_key(doc.title)])[0]
         np.testing.assert_allclose(title, rt.embedder.embed_passages([doc.title])[0], atol=1e-5)
-        shift = len(chunk_header(doc)) + 1
+        shift = passage_offset(doc)
         for stored in rt.store.chunks_of(doc_id):
             spans = rt.cache.sentences([stored.embed_key])[stored.embed_key]
             end = shift + len(stored.chunk.text)
