@@ -166,6 +166,12 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError("search.answer_margin must be between 0 (off) and 1")
     if not 0 <= search.centring <= 1:  # the share of the English questions' mean taken off
         raise SettingsError("search.centring must be between 0 (off) and 1")
+    if search.sentence_passages < 0:
+        raise SettingsError("search.sentence_passages must be 0 (off) or more")
+    if not 0 <= search.sentence_weight <= 2:  # centred cosines span about -0.3..0.8
+        raise SettingsError("search.sentence_weight must be between 0 and 2")
+    if not 0 <= search.sentence_margin <= 1:
+        raise SettingsError("search.sentence_margin must be between 0 (no margin) and 1")
     if not 0 <= search.bm25_weight <= 1:  # BM25 over the best match scores 0..1
         raise SettingsError("search.bm25_weight must be between 0 and 1")
     if search.fusion not in ("weighted", "rrf", "dense", "bm25"):

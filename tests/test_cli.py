@@ -122,6 +122,11 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
          "search.answer_candidates must be 0 (all) or more"),
         ("search:\n  answer_margin: 2\n",
          "search.answer_margin must be between 0 (off) and 1"),
+        ("search:\n  sentence_passages: -1\n",
+         "search.sentence_passages must be 0 (off) or more"),
+        ("search:\n  sentence_weight: 3\n", "search.sentence_weight must be between 0 and 2"),
+        ("search:\n  sentence_margin: -1\n",
+         "search.sentence_margin must be between 0 (no margin) and 1"),
     ]:  # fmt: skip
         bad.write_text(config)
         result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)

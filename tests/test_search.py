@@ -5,7 +5,7 @@ import pytest
 
 from corpus.loader import iter_release_paths, load_path
 from retrieval.chunking import embed_text
-from retrieval.text import sentence_spans
+from retrieval.text import answer_spans, sentence_spans
 
 
 @pytest.fixture
@@ -46,10 +46,11 @@ def test_the_answer_is_the_whole_sentence_around_the_clause_chosen(searcher, que
     sentence, which crfcut cut off ("เมื่อวันที่ 6 ตุลาคม 2564 นายเนวินธุ์ ...").
     Sentences embedded at question time: from the vectors kept at indexing, the Thai
     question's two best candidates score 0.0003 apart (this clause or the next
-    sentence), which rounding settles either way; the showing is what is tested."""
+    sentence), which rounding settles either way; the showing is what is tested. For
+    the English question the release's second passage, which repeats the clause at its
+    start, ranks first: the clause is shown from the first passage, which holds its
+    whole sentence (``search._most_whole``)."""
     from dataclasses import replace
-
-    from retrieval.text import answer_spans
 
     searcher.config = replace(searcher.config, stored_sentences=False)
     answer = searcher.search(question, k=3)
@@ -65,8 +66,12 @@ def test_the_answer_is_the_whole_sentence_around_the_clause_chosen(searcher, que
 def test_a_who_question_embeds_only_the_sentences_that_name_a_person(searcher):
     """Only they can be the answer (answer.choose_sentence), so only they are embedded;
     the answer is the one the full comparison gives."""
+    from dataclasses import replace
+
     from retrieval.answer import sentence_has_type
 
+    # the top passages' sentences, re-scored for an English question, are counted apart
+    searcher.config = replace(searcher.config, sentence_passages=0)
     searcher._sentence_cache.clear()
     answer = searcher.search("who chaired the 6th AMCC?", k=5)
     assert "Josephine Teo" in answer.sentence.text
@@ -424,6 +429,8 @@ def answer_and_embedded(searcher, question: str, **config) -> tuple[str, list[st
     from dataclasses import replace
 
     config.setdefault("stored_sentences", False)
+    # an English question's top passages embed their sentences too (sentence_passages)
+    config.setdefault("sentence_passages", 0)
     searcher.config = replace(searcher.config, **config)
     searcher._sentence_cache.clear()
     answer = searcher.search(question, k=5)
@@ -535,3 +542,111 @@ def test_bm25_runs_in_another_thread_while_the_question_is_embedded(searcher, mo
     assert threads["bm25"].startswith("prakat-bm25")
     assert threads["embed"] == threading.current_thread().name
     assert answer.hits[0].document.doc_id == "46681" and "Josephine Teo" in answer.sentence.text
+
+
+def texts_embedded(searcher, monkeypatch) -> list[list[str]]:
+    """The texts of each call the searcher makes to embed sentences, as it makes them."""
+    calls = []
+    passage_vectors = searcher._passage_vectors
+
+    def spy(texts):
+        calls.append(list(texts))
+        return passage_vectors(texts)
+
+    monkeypatch.setattr(searcher, "_passage_vectors", spy)
+    return calls
+
+
+def test_an_english_questions_top_passages_gain_their_best_sentences_centred_cosine(
+    searcher, monkeypatch
+):
+    """A centred question's top ``sentence_passages`` passages each gain
+    ``sentence_weight`` x the centred cosine of their best whole sentence, embedded
+    alone; the passages after them gain the least of those, so they stay behind. A Thai
+    question embeds no sentence for this and scores as before."""
+    from dataclasses import replace
+
+    question = "who chaired the 6th AMCC?"
+    embedded = texts_embedded(searcher, monkeypatch)
+    searcher.config = replace(searcher.config, sentence_passages=0)
+    off = searcher.search(question, k=12, with_sentence=False).hits
+    assert embedded == []
+    searcher.config = replace(
+        searcher.config, sentence_passages=3, sentence_weight=0.75, sentence_margin=0.0
+    )
+    on = searcher.search(question, k=12, with_sentence=False).hits
+    head = [h.chunk.chunk_id for h in off[:3]]
+    texts = {h.chunk.chunk_id: h.chunk.text for h in off}
+    sentences = [texts[c][a:b] for c in head for a, b in answer_spans(texts[c])]
+    assert embedded == [sentences]
+    qvec = searcher.embedder.embed_queries([question])[0]
+    centred = searcher._centred_question(qvec)
+    scripts = searcher._scripts(head)
+    gained = {}
+    for c in head:
+        spans = [texts[c][a:b] for a, b in answer_spans(texts[c])]
+        vecs = searcher.embedder.embed_passages(spans) - searcher._centres.passage(scripts[c])
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        gained[c] = 0.75 * float((vecs @ centred).max())
+    before = {h.chunk.chunk_id: h.score for h in off}
+    after = {h.chunk.chunk_id: h.score for h in on}
+    for c in head:
+        assert after[c] == pytest.approx(before[c] + gained[c], abs=1e-4)
+    rest = [h.chunk.chunk_id for h in off[3:]]
+    for c in rest:
+        if c in after:
+            assert after[c] == pytest.approx(before[c] + min(gained.values()), abs=1e-6)
+    assert {h.chunk.chunk_id for h in on[:3]} == set(head)  # re-ordered among themselves
+    assert [h.chunk.chunk_id for h in on[3:]] == [c for c in rest if c in after]
+    assert on[0].document.doc_id == "46681"
+
+    embedded.clear()
+    thai_question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
+    th_on = searcher.search(thai_question, k=10, with_sentence=False).hits
+    assert embedded == []
+    searcher.config = replace(searcher.config, sentence_passages=0)
+    th_off = searcher.search(thai_question, k=10, with_sentence=False).hits
+    assert [(h.chunk.chunk_id, h.score) for h in th_on] == [
+        (h.chunk.chunk_id, h.score) for h in th_off
+    ]
+
+
+def test_only_the_passages_near_enough_to_overtake_the_first_are_rescored(searcher, monkeypatch):
+    """``search.sentence_margin``: of the top passages, only those whose fused score is
+    within the margin of the first's are re-scored; with none but the first, nothing is
+    embedded for it."""
+    from dataclasses import replace
+
+    question = "who chaired the 6th AMCC?"
+    searcher.config = replace(searcher.config, sentence_passages=0)
+    off = searcher.search(question, k=6, with_sentence=False).hits
+    gaps = [off[0].score - h.score for h in off[:5]]
+    margin = (sorted(gaps)[2] + sorted(gaps)[3]) / 2  # the first three are within it
+    assert sorted(gaps)[2] < margin < sorted(gaps)[3]
+    embedded = texts_embedded(searcher, monkeypatch)
+    searcher.config = replace(searcher.config, sentence_passages=5, sentence_margin=margin)
+    searcher.search(question, k=6, with_sentence=False)
+    near = [h.chunk for h in off[:5] if off[0].score - h.score <= margin]
+    assert len(near) == 3
+    assert embedded == [[c.text[a:b] for c in near for a, b in answer_spans(c.text)]]
+    embedded.clear()
+    searcher.config = replace(searcher.config, sentence_margin=min(g for g in gaps if g > 0) / 2)
+    on = searcher.search(question, k=6, with_sentence=False).hits
+    assert embedded == []
+    assert [(h.chunk.chunk_id, h.score) for h in on] == [(h.chunk.chunk_id, h.score) for h in off]
+
+
+def test_a_repeated_sentence_is_shown_from_the_passage_holding_more_of_it():
+    """A sentence repeated at the start of the next passage (overlap_sentences) is one
+    candidate twice; the one whose whole sentence the passage holds most of is shown."""
+    from retrieval.search import _most_whole
+
+    # (hit, start, end, whole sentence start, end): the clause at 40-60 of passage A,
+    # whose whole sentence is 0-60, and at 0-20 of passage B, which begins with it
+    candidates = [("B", 0, 20, 0, 20), ("other", 30, 50, 30, 50), ("A", 40, 60, 0, 60)]
+    texts = ["clause", "another", "clause"]
+    assert _most_whole(candidates, texts, 0) == 2
+    assert _most_whole(candidates, texts, 2) == 2
+    assert _most_whole(candidates, texts, 1) == 1
+    tie = [("B", 0, 20, 0, 20), ("A", 40, 60, 40, 60)]
+    assert _most_whole(tie, ["clause", "clause"], 1) == 0  # a tie keeps the better-ranked
