@@ -111,8 +111,7 @@ class Services:
         def load_model() -> None:
             try:
                 embedder.load()
-                search = self.settings.search
-                if search.fusion == "weighted" and search.centring > 0:
+                if self.settings.search.centres_used:
                     # embedded once per model (seconds), then read from the cache
                     language_centres(embedder, cache)
             except Exception:  # open_searcher loads again and reports it

@@ -45,6 +45,14 @@ class Centres:
     def passage(self, thai: bool) -> np.ndarray:
         return self.thai_passage if thai else self.latin_passage
 
+    def cosines(self, question: np.ndarray, vectors: np.ndarray, thai: list[bool]) -> np.ndarray:
+        """The cosine of each of ``vectors`` (passages, or their sentences), less the
+        mean passage of its script (``thai``, one flag each), with ``question``, a centred
+        question of unit length."""
+        vectors = vectors - np.stack([self.passage(t) for t in thai])
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors @ question
+
 
 def _texts(path: Path) -> dict[str, list[str]]:
     texts: dict[str, list[str]] = {part: [] for part in PARTS}

@@ -89,6 +89,12 @@ class SearchConfig:
     # nothing is embedded for it. 0: no margin
     sentence_margin: float = 0.1
 
+    @property
+    def centres_used(self) -> bool:
+        """Whether questions in Latin letters are centred (``Searcher._centring``), and
+        so the language centres needed."""
+        return self.fusion == "weighted" and self.centring > 0
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -469,8 +475,7 @@ class Searcher:
 
     def _centring(self, query: str) -> bool:
         """Whether ``query`` is compared after the centres come off (``_centred``)."""
-        c = self.config
-        return c.fusion == "weighted" and c.centring > 0 and not mostly_thai(query)
+        return self.config.centres_used and not mostly_thai(query)
 
     def _centred_question(self, qvec: np.ndarray) -> np.ndarray:
         """The question's vector less ``centring`` x the mean English question, unit
@@ -494,10 +499,9 @@ class Searcher:
         if not chunk_ids:
             return {}
         vectors = np.stack([index.vector(c) for c in chunk_ids])
-        centres = self._centres
-        vectors -= np.stack([centres.passage(scripts.get(c, True)) for c in chunk_ids])
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        return dict(zip(chunk_ids, (vectors @ question).tolist(), strict=True))
+        thai = [scripts.get(c, True) for c in chunk_ids]
+        cosines = self._centres.cosines(question, vectors, thai)
+        return dict(zip(chunk_ids, cosines.tolist(), strict=True))
 
     def _sentence_rescored(self, fused: dict[int, float], question: np.ndarray):
         """``fused`` with the top ``sentence_passages`` (those within ``sentence_margin``
@@ -523,16 +527,17 @@ class Searcher:
         head = [c for c in head if c in texts]  # a row deleted since the search
         if not head:
             return fused
-        scripts = self._scripts(head)
         spans = {c: [texts[c][a:b] for a, b in answer_spans(texts[c])] or [texts[c]] for c in head}
-        vectors = self._passage_vectors([t for c in head for t in spans[c]])
-        centres = self._centres
-        best, i = {}, 0
-        for c in head:
-            vecs = vectors[i : i + len(spans[c])] - centres.passage(scripts.get(c, True))
-            i += len(spans[c])
-            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-            best[c] = self.config.sentence_weight * float((vecs @ question).max())
+        owner = [c for c in head for _ in spans[c]]  # the passage of each sentence
+        thai = {c: mostly_thai(texts[c]) for c in head}  # as _scripts, from the texts at hand
+        cosines = self._centres.cosines(
+            question,
+            self._passage_vectors([t for c in head for t in spans[c]]),
+            [thai[c] for c in owner],
+        )
+        best: dict[int, float] = {}
+        for c, cosine in zip(owner, cosines.tolist(), strict=True):
+            best[c] = max(best.get(c, -math.inf), self.config.sentence_weight * cosine)
         rest = min(best.values())
         return {c: f + best.get(c, rest) for c, f in fused.items()}
 
