@@ -516,7 +516,7 @@ class Searcher:
         (the pooled vectors of its tokens in the passage's pass do not: docs/quality.md,
         "Sentence vectors from the passage's own forward pass"). Over XQuAD-th, English
         questions: R@1 0.811 -> 0.852; among 5,000 releases 0.782 -> 0.829. The cost:
-        22 short texts embedded per English question instead of 4, p50 56 -> 173 ms over
+        22.5 short texts embedded per English question instead of 5, p50 56 -> 178 ms over
         48,880 release passages (docs/quality.md, "Sentences of the top passages")."""
         head = sorted(fused, key=lambda c: fused[c], reverse=True)[: self.config.sentence_passages]
         if head and self.config.sentence_margin > 0:
