@@ -1,4 +1,4 @@
-"""What an English question costs with its top passages re-scored by sentence.
+"""What an English question costs: top passages re-scored by sentence, token alignment.
 
     python benchmarks/english_latency.py            # data/bench (scale.py prepare)
     python benchmarks/english_latency.py --every 10 --rounds 3
@@ -6,11 +6,14 @@
 English questions over data/bench (5,000 real releases and the sample: about 49k
 passages, its flat index; `python benchmarks/scale.py prepare` builds it): every
 ``--every``-th of XQuAD's English questions, plus those of scale.py's questions in
-Latin letters. Each is asked ``--rounds`` times with `search.sentence_passages` on
-(the config's value) and off (0), alternating, the searcher's sentence cache emptied
-before each search, so every question embeds its sentences as a new one does; the
-answer sentence included. Also counted: the texts embedded per question. Results:
-benchmarks/results/english_latency.json. Needs ../shared/data/xquad.
+Latin letters. Each is asked ``--rounds`` times under three settings, in turn:
+the config's (``on``: re-scoring and token alignment, `search.sentence_alignment` and
+`search.answer_alignment`), re-scoring without token alignment (``rescored``: both
+0), and neither (``off``: `search.sentence_passages` 0 too), the searcher's sentence,
+token-state and question caches emptied before each search, so every question embeds
+its sentences as a new one does; the answer sentence included. Also counted: the
+texts embedded per question. Results: benchmarks/results/english_latency.json.
+Needs ../shared/data/xquad.
 """
 
 from __future__ import annotations
@@ -49,26 +52,38 @@ def main() -> None:
     asked = [q for q in questions(store) if not mostly_thai(q)]
     asked += [item.question for item in english[:: args.every]]
 
-    configs = {"on": searcher.config, "off": replace(searcher.config, sentence_passages=0)}
-    texts = {"on": [], "off": []}
-    real = searcher._passage_vectors
+    unaligned = replace(searcher.config, sentence_alignment=0.0, answer_alignment=0.0)
+    configs = {
+        "on": searcher.config,
+        "rescored": unaligned,
+        "off": replace(unaligned, sentence_passages=0),
+    }
+    names = list(configs)
+    texts = {name: [] for name in names}
 
-    def counted(batch):
-        texts[current][-1] += len(batch)
-        return real(batch)
+    def counting(real):
+        def counted(batch):
+            texts[current][-1] += len(batch)
+            return real(batch)
 
-    searcher._passage_vectors = counted
+        return counted
+
+    for name in ("_passage_vectors", "_passage_states"):  # the latter: with token states
+        setattr(searcher, name, counting(getattr(searcher, name)))
     current = "off"
     texts["off"].append(0)
     for q in asked[:5]:  # warm-up: kernels, the centres
         searcher.search(q)
-    texts = {"on": [], "off": []}
-    ms = {"on": [], "off": []}
+    texts = {name: [] for name in names}
+    ms = {name: [] for name in names}
     for rnd in range(args.rounds):
         for i, q in enumerate(asked):
-            for current in ("on", "off") if (i + rnd) % 2 else ("off", "on"):
+            turn = (i + rnd) % len(names)
+            for current in names[turn:] + names[:turn]:
                 searcher.config = configs[current]
                 searcher._sentence_cache.clear()
+                searcher._state_cache.clear()
+                searcher._question_states.clear()
                 texts[current].append(0)
                 t = time.perf_counter()
                 searcher.search(q)
@@ -84,7 +99,10 @@ def main() -> None:
     write_result("english_latency", {
         "passages": len(index), "questions": len(asked), "rounds": args.rounds,
         "sentence_passages": configs["on"].sentence_passages,
-        "rescored": summary("on"), "not_rescored": summary("off"),
+        "sentence_alignment": configs["on"].sentence_alignment,
+        "answer_alignment": configs["on"].answer_alignment,
+        "aligned": summary("on"), "rescored": summary("rescored"),
+        "not_rescored": summary("off"),
     })  # fmt: skip
 
 

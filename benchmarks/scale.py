@@ -172,13 +172,16 @@ def measure(
     searcher = Searcher(store, embedder, index, replace(settings.search, min_score=0.0),
                         pinned=True, sentences=sentences)  # fmt: skip
     embedding = [0]
-    real_vectors = searcher._passage_vectors
 
-    def passage_vectors(texts):
-        embedding[0] += 1
-        return real_vectors(texts)
+    def counting(real):
+        def counted(texts):
+            embedding[0] += 1
+            return real(texts)
 
-    searcher._passage_vectors = passage_vectors
+        return counted
+
+    for name in ("_passage_vectors", "_passage_states"):  # the latter: with token states
+        setattr(searcher, name, counting(getattr(searcher, name)))
     sourced = sourced_questions(store)
     qs = [q for q, _ in sourced]
     searcher.search(qs[0])  # warm-up
@@ -207,7 +210,8 @@ def measure(
             passes.append((settings.search.answer_margin, False))
         for margin, keep in passes if i % 2 == 0 else passes[::-1]:
             searcher.config = replace(searcher.config, answer_margin=margin, stored_sentences=keep)
-            searcher._sentence_cache.clear()  # every question is new: no cached sentences
+            for cache in (searcher._sentence_cache, searcher._state_cache):
+                cache.clear()  # every question is new: no cached sentences
             before = embedding[0]
             t = time.perf_counter()
             searcher.search(q)

@@ -172,6 +172,9 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError("search.sentence_weight must be between 0 and 2")
     if not 0 <= search.sentence_margin <= 1:
         raise SettingsError("search.sentence_margin must be between 0 (no margin) and 1")
+    for name in ("sentence_alignment", "answer_alignment"):  # alignments span about 0.3..1
+        if not 0 <= getattr(search, name) <= 10:
+            raise SettingsError(f"search.{name} must be between 0 (off) and 10")
     if not 0 <= search.bm25_weight <= 1:  # BM25 over the best match scores 0..1
         raise SettingsError("search.bm25_weight must be between 0 and 1")
     if search.fusion not in ("weighted", "rrf", "dense", "bm25"):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import gc_pause
+from retrieval.align import TokenStates
 from retrieval.gc_pause import paused_gc
 from retrieval.model_install import (
     DEFAULT_MODEL,
@@ -580,6 +581,62 @@ class Embedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.config.query_prompt, None)
+
+    def passage_states(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenStates]] | None:
+        """``embed_passages`` of ``texts`` and, from the same forward pass, each text's
+        tokens with their unit last-layer states (``retrieval.align``); None where the
+        model's tokenizer gives no character offsets to tell the text's tokens by."""
+        return self._states(texts, self.config.passage_prompt)
+
+    def query_states(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenStates]] | None:
+        """As ``passage_states``, for questions (the query prompt)."""
+        return self._states(texts, self.config.query_prompt)
+
+    def _states(self, texts: Sequence[str], prompt: str):
+        import torch
+
+        tokenizer = self.model.tokenizer
+        if not getattr(tokenizer, "is_fast", False):
+            return None
+        vecs = np.zeros((len(texts), self.dim), np.float32)
+        states: list[TokenStates] = [TokenStates((), np.zeros((0, self.dim), np.float32))] * len(
+            texts
+        )
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        bs = self.batch_size
+        for b in range(0, len(order), bs):
+            idx = order[b : b + bs]
+            enc = tokenizer(
+                [prompt + texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=self.model.max_seq_length,
+                return_offsets_mapping=True,
+                return_tensors="np",
+            )
+            features = {
+                key: torch.from_numpy(enc[key].astype(np.int64)).to(self.device)
+                for key in ("input_ids", "attention_mask", "token_type_ids")
+                if key in enc
+            }
+            with torch.inference_mode(), self._autocast():
+                outputs = self.model(features)
+            vecs[idx] = (
+                torch.nn.functional.normalize(outputs["sentence_embedding"].float(), p=2, dim=1)
+                .cpu()
+                .numpy()
+            )
+            tokens = outputs["token_embeddings"].float().cpu().numpy()
+            for row, i in enumerate(idx):
+                offsets = enc["offset_mapping"][row]
+                # the text's own tokens: past the prompt, not special, not padding
+                keep = (offsets[:, 1] > offsets[:, 0]) & (offsets[:, 1] > len(prompt))
+                keep &= enc["attention_mask"][row].astype(bool)
+                rows = tokens[row][keep]
+                rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+                pieces = tokenizer.convert_ids_to_tokens(enc["input_ids"][row][keep].tolist())
+                states[i] = TokenStates(tuple(pieces), rows.astype(np.float32))
+        return vecs, states
 
     def _autocast(self):
         """bf16 autocast: matrix products in bfloat16, norms and pooling in fp32. Its vectors

@@ -12,6 +12,7 @@ import numpy as np
 
 from corpus.models import Chunk, Document
 from corpus.store import Store
+from retrieval.align import TokenStates, alignment, token_weights
 from retrieval.answer import (
     OVERLAP_WEIGHT,
     choose_sentence,
@@ -88,6 +89,15 @@ class SearchConfig:
     # sentence overturned among XQuAD-th's 1,190 English questions was 0.049. One left:
     # nothing is embedded for it. 0: no margin
     sentence_margin: float = 0.1
+    # ... and, for a question with no Thai letters, each also gains this x its best
+    # sentence's token alignment with the question (retrieval/align.py): R@1 0.852 ->
+    # 0.877 over XQuAD-th. 0: off
+    sentence_alignment: float = 3.0
+    # a question with no Thai letters answered from passages in the other script adds
+    # this x each candidate sentence's token alignment to its score, as a question in
+    # the passages' script adds word overlap: EN -> TH answer hits 0.610 -> 0.653
+    # (docs/quality.md). 0: off
+    answer_alignment: float = 2.0
 
     @property
     def centres_used(self) -> bool:
@@ -188,6 +198,10 @@ class Searcher:
         self.index = index
         self.config = config or SearchConfig()
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # token states (retrieval/align.py) of sentences and of questions, for fewer
+        # texts than vectors: a sentence's are ~40 x 384 floats (~60 KB)
+        self._state_cache: OrderedDict[str, tuple[np.ndarray, TokenStates]] = OrderedDict()
+        self._question_states: OrderedDict[str, tuple[TokenStates, np.ndarray]] = OrderedDict()
         self._term_counts: dict[str, int] = {}  # pinned only: valid until the next swap
         self._thai: dict[int, bool] = {}  # chunk id -> mostly Thai; pinned only, as above
         self._lock = threading.Lock()
@@ -370,7 +384,7 @@ class Searcher:
         else:
             fused, cosines = self._reciprocal_rank(qvec, dense, lexical, fusion, index)
         if centred is not None and self.config.sentence_passages > 0:
-            fused = self._sentence_rescored(fused, centred)
+            fused = self._sentence_rescored(fused, centred, query)
         top = sorted(fused, key=lambda c: fused[c], reverse=True)[:k]
         if not top or max(cosines[c] for c in top) < self.config.min_score:
             return Answer(question, None, [])
@@ -503,13 +517,15 @@ class Searcher:
         cosines = self._centres.cosines(question, vectors, thai)
         return dict(zip(chunk_ids, cosines.tolist(), strict=True))
 
-    def _sentence_rescored(self, fused: dict[int, float], question: np.ndarray):
+    def _sentence_rescored(self, fused: dict[int, float], question: np.ndarray, query: str):
         """``fused`` with the top ``sentence_passages`` (those within ``sentence_margin``
         of the first) re-scored by their best whole sentence (``text.answer_spans``: what
         an answer is shown as), each embedded alone and compared as ``_centred`` compares
         passages: each gains ``sentence_weight`` x that sentence's cosine with the centred
-        question after the mean passage of its script comes off. The passages after them
-        gain the least that one of them gained, so they stay behind.
+        question after the mean passage of its script comes off, and
+        ``sentence_alignment`` x the best token alignment of one of them with the
+        question (``retrieval.align``). The passages after them gain the least that one
+        of them gained, so they stay behind.
 
         A passage's vector is the model's reading of the whole of it; an English question
         asks about one sentence, whose vector alone the model aligns across languages
@@ -530,14 +546,24 @@ class Searcher:
         spans = {c: [texts[c][a:b] for a, b in answer_spans(texts[c])] or [texts[c]] for c in head}
         owner = [c for c in head for _ in spans[c]]  # the passage of each sentence
         thai = {c: mostly_thai(texts[c]) for c in head}  # as _scripts, from the texts at hand
-        cosines = self._centres.cosines(
-            question,
-            self._passage_vectors([t for c in head for t in spans[c]]),
-            [thai[c] for c in owner],
-        )
+        sentences = [t for c in head for t in spans[c]]
+        asked = None
+        if self.config.sentence_alignment > 0 and not is_thai(query):  # see _question
+            asked = self._question(query)
+        if asked is not None:
+            vectors, states = self._passage_states(sentences)
+        else:
+            vectors, states = self._passage_vectors(sentences), None
+        cosines = self._centres.cosines(question, vectors, [thai[c] for c in owner])
         best: dict[int, float] = {}
         for c, cosine in zip(owner, cosines.tolist(), strict=True):
             best[c] = max(best.get(c, -math.inf), self.config.sentence_weight * cosine)
+        if states is not None:
+            aligned: dict[int, float] = {}
+            for c, sentence in zip(owner, states, strict=True):
+                score = self.config.sentence_alignment * alignment(*asked, sentence)
+                aligned[c] = max(aligned.get(c, -math.inf), score)
+            best = {c: b + aligned[c] for c, b in best.items()}
         rest = min(best.values())
         return {c: f + best.get(c, rest) for c, f in fused.items()}
 
@@ -644,10 +670,22 @@ class Searcher:
                 return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id,
                                       a, b, float(overlap[0]))  # fmt: skip
         stored = None
-        if self.config.stored_sentences and self._same_script(question, candidates):
+        same_script = self._same_script(question, candidates)
+        if self.config.stored_sentences and same_script:
             stored = self._stored_vectors(candidates, top)
+        asked = None
+        if not same_script and not is_thai(question) and self.config.answer_alignment > 0:
+            asked = self._question(question)  # Thai words: their overlap says it (_question)
         if stored is not None:
             vecs, topics = stored
+        elif asked is not None:
+            # across scripts word overlap says nothing; token alignment does the like
+            embedded, states = self._passage_states([*texts, top.title])
+            vecs, topics = embedded[:-1], np.repeat(embedded[-1:], len(texts), axis=0)
+            aligned = self.config.answer_alignment * np.array(
+                [alignment(*asked, sentence) for sentence in states[:-1]]
+            )
+            overlap = aligned if overlap is None else overlap + aligned
         else:
             embedded = self._passage_vectors([*texts, top.title])
             vecs, topics = embedded[:-1], np.repeat(embedded[-1:], len(texts), axis=0)
@@ -692,15 +730,59 @@ class Searcher:
             title = self._passage_vectors([doc.title])[0]
         return np.stack(vecs), np.repeat(title[None, :], len(vecs), axis=0)
 
+    def _question(self, query: str) -> tuple[TokenStates, np.ndarray] | None:
+        """The question's token states and their weights (``retrieval.align``), or None
+        where the model gives no token offsets. Asked only for a question with no Thai
+        letters: a question in Thai words and English names ("ประชากรของ Greater Los
+        Angeles Area คืออะไร?") shares the passages' words, which BM25 and the word
+        overlap already read, and alignment cost 2 of XQuAD-th's 10 such questions
+        (one first passage, one answer) and gained none (docs/quality.md)."""
+
+        def make(queries: list[str]) -> list:
+            made = self.embedder.query_states(queries)
+            if made is None:
+                return [None] * len(queries)
+            return [(st, token_weights(st.tokens)) for st in made[1]]
+
+        return self._kept(self._question_states, 256, [query], make)[0]
+
+    def _passage_states(self, sentences: list[str]) -> tuple[np.ndarray, list[TokenStates]]:
+        """``_passage_vectors`` of ``sentences`` and their token states, from one
+        forward pass for those not at hand (kept for the last 250 texts: about ten
+        English questions' sentences, ~15 MB)."""
+
+        def make(todo: list[str]) -> list:
+            made = self.embedder.passage_states(todo)
+            if made is None:  # not reached: _question gives None first
+                raise ValueError("this model gives no token states")
+            pairs = dict(zip(todo, zip(*made, strict=True), strict=True))
+            # the vectors serve _passage_vectors too (where it lacks them)
+            self._kept(self._sentence_cache, 20000, todo, lambda lack: [pairs[s][0] for s in lack])
+            return [pairs[s] for s in todo]
+
+        pairs = self._kept(self._state_cache, 250, sentences, make)
+        return np.stack([v for v, _ in pairs]), [st for _, st in pairs]
+
     def _passage_vectors(self, sentences: list[str]) -> np.ndarray:
+        return np.stack(
+            self._kept(self._sentence_cache, 20000, sentences, self.embedder.embed_passages)
+        )
+
+    def _kept(self, cache: OrderedDict, limit: int, keys: list, make) -> list:
+        """The values of ``keys``: from ``cache`` (the most recently used ``limit``), and
+        ``make(missing keys)`` (a value each) for the others, which it then keeps."""
         with self._lock:
-            todo = [s for s in dict.fromkeys(sentences) if s not in self._sentence_cache]
+            found = {}
+            for key in dict.fromkeys(keys):
+                if key in cache:
+                    cache.move_to_end(key)
+                    found[key] = cache[key]
+        todo = [key for key in dict.fromkeys(keys) if key not in found]
         if todo:
-            vecs = self.embedder.embed_passages(todo)
+            made = dict(zip(todo, make(todo), strict=True))
             with self._lock:
-                for s, v in zip(todo, vecs, strict=True):
-                    self._sentence_cache[s] = v
-                while len(self._sentence_cache) > 20000:
-                    self._sentence_cache.popitem(last=False)
-        with self._lock:
-            return np.stack([self._sentence_cache[s] for s in sentences])
+                cache.update(made)
+                while len(cache) > limit:
+                    cache.popitem(last=False)
+            found.update(made)
+        return [found[key] for key in keys]

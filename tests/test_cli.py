@@ -127,6 +127,10 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
         ("search:\n  sentence_weight: 3\n", "search.sentence_weight must be between 0 and 2"),
         ("search:\n  sentence_margin: -1\n",
          "search.sentence_margin must be between 0 (no margin) and 1"),
+        ("search:\n  sentence_alignment: 11\n",
+         "search.sentence_alignment must be between 0 (off) and 10"),
+        ("search:\n  answer_alignment: -1\n",
+         "search.answer_alignment must be between 0 (off) and 10"),
     ]:  # fmt: skip
         bad.write_text(config)
         result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)

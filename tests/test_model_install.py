@@ -542,3 +542,34 @@ def test_sentence_transformers_imports_without_what_prakat_never_calls_and_still
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["False False", "7.0", "[1, 0] True"]
+
+
+def test_token_states_come_from_the_same_pass_as_the_vector_without_prompt_or_specials(embedder):
+    """``passage_states`` / ``query_states``: the vectors of ``embed_passages`` /
+    ``embed_queries`` and each text's own tokens (spelling the text, the prompt and the
+    special tokens left out) with their unit last-layer states, as the model gives them
+    for that text alone."""
+    import unicodedata
+
+    import torch
+
+    texts = ["who chaired the 6th AMCC?", "นายกรัฐมนตรีเป็นประธานการประชุม ครั้งที่ 6"]
+    vecs, states = embedder.passage_states(texts)
+    np.testing.assert_allclose(vecs, embedder.embed_passages(texts), atol=1e-5)
+    qvecs, qstates = embedder.query_states(texts[:1])
+    np.testing.assert_allclose(qvecs, embedder.embed_queries(texts[:1]), atol=1e-5)
+    assert qstates[0].tokens == states[0].tokens  # the prompt is not among them
+    prompt = embedder.config.passage_prompt
+    for text, got in zip(texts, states, strict=True):
+        spelt = "".join(got.tokens).replace("\u2581", " ").strip()
+        assert spelt.replace(" ", "") == unicodedata.normalize("NFKC", text).replace(" ", "")
+        features = embedder.model.preprocess([text], prompt=prompt)
+        with torch.inference_mode():
+            alone = embedder.model(features)["token_embeddings"][0].float().numpy()
+        ids = features["input_ids"][0].tolist()
+        pieces = embedder.model.tokenizer.convert_ids_to_tokens(ids)
+        first = len(pieces) - 1 - len(got.tokens)  # [prompt ...] text [</s>]
+        assert tuple(pieces[first:-1]) == got.tokens
+        expected = alone[first:-1] / np.linalg.norm(alone[first:-1], axis=1, keepdims=True)
+        np.testing.assert_allclose(got.states, expected, atol=2e-3)
+        np.testing.assert_allclose(np.linalg.norm(got.states, axis=1), 1.0, atol=1e-5)

@@ -5,7 +5,7 @@ import pytest
 
 from corpus.loader import iter_release_paths, load_path
 from retrieval.chunking import embed_text
-from retrieval.text import answer_spans, sentence_spans
+from retrieval.text import answer_spans, sentence_spans, whole_sentences
 
 
 @pytest.fixture
@@ -73,6 +73,7 @@ def test_a_who_question_embeds_only_the_sentences_that_name_a_person(searcher):
     # the top passages' sentences, re-scored for an English question, are counted apart
     searcher.config = replace(searcher.config, sentence_passages=0)
     searcher._sentence_cache.clear()
+    searcher._state_cache.clear()  # an English question's sentences, with token states
     answer = searcher.search("who chaired the 6th AMCC?", k=5)
     assert "Josephine Teo" in answer.sentence.text
     embedded = [t for t in searcher._sentence_cache if t != answer.hits[0].document.title]
@@ -101,6 +102,7 @@ def test_a_question_in_the_passages_script_is_answered_from_kept_sentence_vector
     thai = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
     embedded = answer_and_embedded(searcher, thai, answer_margin=0.0)  # several candidates
     searcher._sentence_cache.clear()
+    searcher._state_cache.clear()  # an English question's sentences, with token states
 
     def no_model(*args, **kwargs):
         raise AssertionError("a sentence was embedded")
@@ -433,6 +435,7 @@ def answer_and_embedded(searcher, question: str, **config) -> tuple[str, list[st
     config.setdefault("sentence_passages", 0)
     searcher.config = replace(searcher.config, **config)
     searcher._sentence_cache.clear()
+    searcher._state_cache.clear()  # an English question's sentences, with token states
     answer = searcher.search(question, k=5)
     title = answer.hits[0].document.title
     return answer.sentence.text, [t for t in searcher._sentence_cache if t != title]
@@ -547,13 +550,16 @@ def test_bm25_runs_in_another_thread_while_the_question_is_embedded(searcher, mo
 def texts_embedded(searcher, monkeypatch) -> list[list[str]]:
     """The texts of each call the searcher makes to embed sentences, as it makes them."""
     calls = []
-    passage_vectors = searcher._passage_vectors
 
-    def spy(texts):
-        calls.append(list(texts))
-        return passage_vectors(texts)
+    def spying(real):
+        def spy(texts):
+            calls.append(list(texts))
+            return real(texts)
 
-    monkeypatch.setattr(searcher, "_passage_vectors", spy)
+        return spy
+
+    for name in ("_passage_vectors", "_passage_states"):  # the latter: with token states
+        monkeypatch.setattr(searcher, name, spying(getattr(searcher, name)))
     return calls
 
 
@@ -562,9 +568,12 @@ def test_an_english_questions_top_passages_gain_their_best_sentences_centred_cos
 ):
     """A centred question's top ``sentence_passages`` passages each gain
     ``sentence_weight`` x the centred cosine of their best whole sentence, embedded
-    alone; the passages after them gain the least of those, so they stay behind. A Thai
-    question embeds no sentence for this and scores as before."""
+    alone, and ``sentence_alignment`` x their best sentence's token alignment with the
+    question; the passages after them gain the least of those, so they stay behind. A
+    Thai question embeds no sentence for this and scores as before."""
     from dataclasses import replace
+
+    from retrieval.align import alignment, token_weights
 
     question = "who chaired the 6th AMCC?"
     embedded = texts_embedded(searcher, monkeypatch)
@@ -572,7 +581,11 @@ def test_an_english_questions_top_passages_gain_their_best_sentences_centred_cos
     off = searcher.search(question, k=12, with_sentence=False).hits
     assert embedded == []
     searcher.config = replace(
-        searcher.config, sentence_passages=3, sentence_weight=0.75, sentence_margin=0.0
+        searcher.config,
+        sentence_passages=3,
+        sentence_weight=0.75,
+        sentence_margin=0.0,
+        sentence_alignment=3.0,
     )
     on = searcher.search(question, k=12, with_sentence=False).hits
     head = [h.chunk.chunk_id for h in off[:3]]
@@ -582,12 +595,17 @@ def test_an_english_questions_top_passages_gain_their_best_sentences_centred_cos
     qvec = searcher.embedder.embed_queries([question])[0]
     centred = searcher._centred_question(qvec)
     scripts = searcher._scripts(head)
+    asked = searcher.embedder.query_states([question])[1][0]
+    weights = token_weights(asked.tokens)
     gained = {}
     for c in head:
         spans = [texts[c][a:b] for a, b in answer_spans(texts[c])]
         vecs = searcher.embedder.embed_passages(spans) - searcher._centres.passage(scripts[c])
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        gained[c] = 0.75 * float((vecs @ centred).max())
+        states = searcher.embedder.passage_states(spans)[1]
+        aligned = max(alignment(asked, weights, s) for s in states)
+        assert 0.3 < aligned < 1.0
+        gained[c] = 0.75 * float((vecs @ centred).max()) + 3.0 * aligned
     before = {h.chunk.chunk_id: h.score for h in off}
     after = {h.chunk.chunk_id: h.score for h in on}
     for c in head:
@@ -650,3 +668,101 @@ def test_a_repeated_sentence_is_shown_from_the_passage_holding_more_of_it():
     assert _most_whole(candidates, texts, 1) == 1
     tie = [("B", 0, 20, 0, 20), ("A", 40, 60, 40, 60)]
     assert _most_whole(tie, ["clause", "clause"], 1) == 0  # a tie keeps the better-ranked
+
+
+def test_a_question_over_text_in_the_other_script_adds_token_alignment_to_its_answer(searcher):
+    """An English question answered from Thai passages: each candidate sentence's
+    score is its topic-residual cosine plus ``answer_alignment`` x its token alignment
+    with the question (word overlap says nothing across scripts); a Thai question is
+    answered as before, with no token states made."""
+    from dataclasses import replace
+
+    from retrieval.align import alignment, token_weights
+    from retrieval.answer import topic_residual_scores
+
+    question = "who chaired the 6th AMCC?"
+    searcher.config = replace(searcher.config, sentence_passages=0, answer_alignment=0.0)
+    plain = searcher.search(question, k=5)
+    searcher.config = replace(searcher.config, answer_alignment=2.0)
+    searcher._state_cache.clear()
+    aligned = searcher.search(question, k=5)
+    assert [h.chunk.chunk_id for h in aligned.hits] == [h.chunk.chunk_id for h in plain.hits]
+    assert "Josephine Teo" in aligned.sentence.text and "Josephine Teo" in plain.sentence.text
+    # the score of the clause chosen, recomputed: residual cosine + 2 x alignment
+    hit = next(h for h in aligned.hits if h.chunk.chunk_id == aligned.sentence.chunk_id)
+    group = next(
+        g for g in whole_sentences(hit.chunk.text)
+        if (g[0][0], g[-1][1]) == (aligned.sentence.start, aligned.sentence.end)
+    )  # fmt: skip
+    clauses = [hit.chunk.text[a:b] for a, b in group]
+    qvec = searcher.embedder.embed_queries([question])[0]
+    vecs = searcher.embedder.embed_passages([*clauses, hit.document.title])
+    topics = np.repeat(vecs[-1:], len(clauses), axis=0)
+    residual = topic_residual_scores(qvec, vecs[:-1], topics)
+    asked = searcher.embedder.query_states([question])[1][0]
+    states = searcher.embedder.passage_states(clauses)[1]
+    weights = token_weights(asked.tokens)
+    expected = residual + 2.0 * np.array([alignment(asked, weights, st) for st in states])
+    assert min(abs(expected - aligned.sentence.score)) < 1e-4
+    chosen = clauses[int(np.argmin(abs(expected - aligned.sentence.score)))]
+    assert chosen in searcher._state_cache
+
+    searcher._state_cache.clear()
+    thai = searcher.search("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", k=5)
+    assert "Josephine Teo" in thai.sentence.text
+    assert not searcher._state_cache
+
+
+def test_kept_values_are_the_most_recently_used_and_survive_their_own_eviction(searcher):
+    """``Searcher._kept``: a call's values come back even when making its new ones
+    pushes its cached ones out (a full cache; this once raised KeyError over 5,000
+    releases), and a value used is kept over one older in use."""
+    from collections import OrderedDict
+
+    cache = OrderedDict(a=1, b=2)
+    made = []
+
+    def make(keys):
+        made.append(list(keys))
+        return [k.upper() for k in keys]
+
+    assert searcher._kept(cache, 2, ["a", "x", "y", "a"], make) == [1, "X", "Y", 1]
+    assert made == [["x", "y"]] and list(cache) == ["x", "y"]
+    assert searcher._kept(cache, 3, ["x", "z"], make) == ["X", "Z"]
+    assert list(cache) == ["y", "x", "z"]
+    searcher._kept(cache, 3, ["w"], make)
+    assert list(cache) == ["x", "z", "w"]  # y, the least recently used, went
+
+
+def test_token_states_are_made_for_sentences_whose_vectors_alone_are_at_hand(searcher):
+    """A sentence embedded without its token states (a Thai question's answer, a
+    release title) and asked about across scripts later is embedded again with them;
+    its vector stays as it was."""
+    sentences = ["นายกรัฐมนตรีเป็นประธานการประชุม", "AMCC chaired by Josephine Teo"]
+    searcher._sentence_cache.clear()
+    searcher._state_cache.clear()
+    first = searcher._passage_vectors(sentences[:1])
+    vecs, states = searcher._passage_states(sentences)
+    np.testing.assert_allclose(vecs[0], first[0], atol=1e-5)
+    assert [len(s.tokens) > 1 for s in states] == [True, True]
+    assert list(searcher._state_cache) == sentences
+    assert list(searcher._sentence_cache) == sentences
+    np.testing.assert_allclose(searcher._passage_vectors(sentences), vecs, atol=1e-6)
+
+
+def test_a_question_with_thai_words_and_english_names_makes_no_token_states(searcher):
+    """Mostly Latin letters (so centred and re-scored) but with Thai words: the word
+    overlap reads those, and token alignment is not used; a question in English only
+    is aligned."""
+    from dataclasses import replace
+
+    searcher.config = replace(searcher.config, sentence_margin=0.0)
+    for cache in (searcher._state_cache, searcher._question_states):
+        cache.clear()
+    mixed = "who chaired the 6th AMCC ครั้งที่ 6?"
+    answer = searcher.search(mixed, k=5)
+    assert answer.hits[0].document.doc_id == "46681"
+    assert not searcher._question_states and not searcher._state_cache
+    searcher.search("who chaired the 6th AMCC?", k=5)
+    assert list(searcher._question_states) == ["who chaired the 6th AMCC?"]
+    assert searcher._state_cache
