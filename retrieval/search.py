@@ -363,7 +363,7 @@ class Searcher:
         # code), instead of after it
         words = _LEXICAL.submit(self._lexical_candidates, query, k)
         try:
-            qvec = self.embedder.embed_queries([query])[0]
+            qvec = self._question_vector(query)
         finally:
             terms, counts, coverage_weight, lexical = words.result()
         index = self.index
@@ -729,6 +729,20 @@ class Searcher:
         if title is None:
             title = self._passage_vectors([doc.title])[0]
         return np.stack(vecs), np.repeat(title[None, :], len(vecs), axis=0)
+
+    def _question_vector(self, query: str) -> np.ndarray:
+        """The question's vector. For a question token alignment may read (no Thai
+        letters, alignment on), its token states come from the same forward pass and
+        are kept for ``_question``: one pass of the model instead of two."""
+        c = self.config
+        if (c.sentence_alignment > 0 or c.answer_alignment > 0) and not is_thai(query):
+            made = self.embedder.query_states([query])
+            if made is not None:
+                states = made[1][0]
+                self._kept(self._question_states, 256, [query],
+                           lambda _: [(states, token_weights(states.tokens))])  # fmt: skip
+                return made[0][0]
+        return self.embedder.embed_queries([query])[0]
 
     def _question(self, query: str) -> tuple[TokenStates, np.ndarray] | None:
         """The question's token states and their weights (``retrieval.align``), or None

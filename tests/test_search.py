@@ -766,3 +766,28 @@ def test_a_question_with_thai_words_and_english_names_makes_no_token_states(sear
     searcher.search("who chaired the 6th AMCC?", k=5)
     assert list(searcher._question_states) == ["who chaired the 6th AMCC?"]
     assert searcher._state_cache
+
+
+def test_an_english_question_is_passed_through_the_model_once_for_vector_and_states(
+    searcher, monkeypatch
+):
+    """The question's vector and its token states come from one forward pass; a Thai
+    question is embedded as before, without states."""
+    calls = []
+
+    def spying(name, real):
+        def spy(texts):
+            calls.append((name, list(texts)))
+            return real(texts)
+
+        return spy
+
+    for name in ("embed_queries", "query_states"):
+        monkeypatch.setattr(searcher.embedder, name, spying(name, getattr(searcher.embedder, name)))
+    searcher._question_states.clear()
+    answer = searcher.search("who chaired the 6th AMCC?", k=5)
+    assert "Josephine Teo" in answer.sentence.text
+    assert calls == [("query_states", ["who chaired the 6th AMCC?"])]
+    calls.clear()
+    searcher.search("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", k=5)
+    assert calls == [("embed_queries", ["ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"])]
