@@ -201,7 +201,7 @@ class Searcher:
         # token states (retrieval/align.py) of sentences and of questions, for fewer
         # texts than vectors: a sentence's are ~40 x 384 floats (~60 KB)
         self._state_cache: OrderedDict[str, tuple[np.ndarray, TokenStates]] = OrderedDict()
-        self._question_states: OrderedDict[str, tuple[TokenStates, np.ndarray]] = OrderedDict()
+        self._question_states: OrderedDict[str, tuple | None] = OrderedDict()  # _question
         self._term_counts: dict[str, int] = {}  # pinned only: valid until the next swap
         self._thai: dict[int, bool] = {}  # chunk id -> mostly Thai; pinned only, as above
         self._lock = threading.Lock()
@@ -561,7 +561,7 @@ class Searcher:
         if states is not None:
             aligned: dict[int, float] = {}
             for c, sentence in zip(owner, states, strict=True):
-                score = self.config.sentence_alignment * alignment(*asked, sentence)
+                score = self.config.sentence_alignment * alignment(*asked[1:], sentence)
                 aligned[c] = max(aligned.get(c, -math.inf), score)
             best = {c: b + aligned[c] for c, b in best.items()}
         rest = min(best.values())
@@ -683,7 +683,7 @@ class Searcher:
             embedded, states = self._passage_states([*texts, top.title])
             vecs, topics = embedded[:-1], np.repeat(embedded[-1:], len(texts), axis=0)
             aligned = self.config.answer_alignment * np.array(
-                [alignment(*asked, sentence) for sentence in states[:-1]]
+                [alignment(*asked[1:], sentence) for sentence in states[:-1]]
             )
             overlap = aligned if overlap is None else overlap + aligned
         else:
@@ -731,32 +731,30 @@ class Searcher:
         return np.stack(vecs), np.repeat(title[None, :], len(vecs), axis=0)
 
     def _question_vector(self, query: str) -> np.ndarray:
-        """The question's vector. For a question token alignment may read (no Thai
-        letters, alignment on), its token states come from the same forward pass and
-        are kept for ``_question``: one pass of the model instead of two."""
+        """The question's vector: for a question token alignment may read (no Thai
+        letters, alignment on), ``_question``'s, which made its token states in the same
+        pass (one pass of the model instead of two)."""
         c = self.config
         if (c.sentence_alignment > 0 or c.answer_alignment > 0) and not is_thai(query):
-            made = self.embedder.query_states([query])
-            if made is not None:
-                states = made[1][0]
-                self._kept(self._question_states, 256, [query],
-                           lambda _: [(states, token_weights(states.tokens))])  # fmt: skip
-                return made[0][0]
+            asked = self._question(query)
+            if asked is not None:
+                return asked[0]
         return self.embedder.embed_queries([query])[0]
 
-    def _question(self, query: str) -> tuple[TokenStates, np.ndarray] | None:
-        """The question's token states and their weights (``retrieval.align``), or None
-        where the model gives no token offsets. Asked only for a question with no Thai
-        letters: a question in Thai words and English names ("ประชากรของ Greater Los
-        Angeles Area คืออะไร?") shares the passages' words, which BM25 and the word
-        overlap already read, and alignment cost 2 of XQuAD-th's 10 such questions
-        (one first passage, one answer) and gained none (docs/quality.md)."""
+    def _question(self, query: str) -> tuple[np.ndarray, TokenStates, np.ndarray] | None:
+        """The question's vector, token states and their weights (``retrieval.align``),
+        from one forward pass, or None where the model gives no token offsets. Asked
+        only for a question with no Thai letters: a question in Thai words and English
+        names ("ประชากรของ Greater Los Angeles Area คืออะไร?") shares the passages'
+        words, which BM25 and the word overlap already read, and alignment cost 2 of
+        XQuAD-th's 10 such questions (one first passage, one answer) and gained none
+        (docs/quality.md)."""
 
         def make(queries: list[str]) -> list:
             made = self.embedder.query_states(queries)
             if made is None:
                 return [None] * len(queries)
-            return [(st, token_weights(st.tokens)) for st in made[1]]
+            return [(v, st, token_weights(st.tokens)) for v, st in zip(*made, strict=True)]
 
         return self._kept(self._question_states, 256, [query], make)[0]
 
