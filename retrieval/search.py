@@ -199,7 +199,7 @@ class Searcher:
         self.config = config or SearchConfig()
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         # token states (retrieval/align.py) of sentences and of questions, for fewer
-        # texts than vectors: a sentence's are ~40 x 384 floats (~60 KB)
+        # texts than vectors: a sentence's are ~30 x 384 floats (~45 KB)
         self._state_cache: OrderedDict[str, tuple[np.ndarray, TokenStates]] = OrderedDict()
         self._question_states: OrderedDict[str, tuple | None] = OrderedDict()  # _question
         self._term_counts: dict[str, int] = {}  # pinned only: valid until the next swap
@@ -761,7 +761,7 @@ class Searcher:
     def _passage_states(self, sentences: list[str]) -> tuple[np.ndarray, list[TokenStates]]:
         """``_passage_vectors`` of ``sentences`` and their token states, from one
         forward pass for those not at hand (kept for the last 250 texts: about ten
-        English questions' sentences, ~15 MB)."""
+        English questions' sentences, ~11 MB)."""
 
         def make(todo: list[str]) -> list:
             made = self.embedder.passage_states(todo)
