@@ -175,6 +175,10 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     for name in ("sentence_alignment", "answer_alignment"):  # alignments span about 0.3..1
         if not 0 <= getattr(search, name) <= 10:
             raise SettingsError(f"search.{name} must be between 0 (off) and 10")
+    if search.gram_passages < 0:
+        raise SettingsError("search.gram_passages must be 0 (off) or more")
+    if not 0 <= search.gram_weight <= 1:  # gram BM25 over the best one's scores 0..1
+        raise SettingsError("search.gram_weight must be between 0 (off) and 1")
     if not 0 <= search.bm25_weight <= 1:  # BM25 over the best match scores 0..1
         raise SettingsError("search.bm25_weight must be between 0 and 1")
     if search.fusion not in ("weighted", "rrf", "dense", "bm25"):

@@ -131,6 +131,8 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
          "search.sentence_alignment must be between 0 (off) and 10"),
         ("search:\n  answer_alignment: -1\n",
          "search.answer_alignment must be between 0 (off) and 10"),
+        ("search:\n  gram_passages: -1\n", "search.gram_passages must be 0 (off) or more"),
+        ("search:\n  gram_weight: 2\n", "search.gram_weight must be between 0 (off) and 1"),
     ]:  # fmt: skip
         bad.write_text(config)
         result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)

@@ -791,3 +791,40 @@ def test_an_english_question_is_passed_through_the_model_once_for_vector_and_sta
     calls.clear()
     searcher.search("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", k=5)
     assert calls == [("embed_queries", ["ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"])]
+
+
+def test_a_thai_questions_top_passages_gain_their_character_gram_bm25(searcher):
+    """A question with Thai letters: its top ``gram_passages`` passages each gain
+    ``gram_weight`` x their BM25 of the question's character 3-grams among them over the
+    best one's; the passages after them gain nothing. An English question is scored as
+    before."""
+    from dataclasses import replace
+
+    from retrieval.grams import gram_bm25
+    from retrieval.text import normalise_query
+
+    question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
+    searcher.config = replace(searcher.config, gram_weight=0.0)
+    off = searcher.search(question, k=12, with_sentence=False).hits
+    searcher.config = replace(searcher.config, gram_weight=0.1, gram_passages=5)
+    on = searcher.search(question, k=12, with_sentence=False).hits
+    scores = gram_bm25(normalise_query(question), [h.chunk.text for h in off[:5]])
+    assert max(scores) > min(scores) > 0
+    before = {h.chunk.chunk_id: h.score for h in off}
+    after = {h.chunk.chunk_id: h.score for h in on}
+    for hit, score in zip(off[:5], scores, strict=True):
+        assert after[hit.chunk.chunk_id] == pytest.approx(
+            before[hit.chunk.chunk_id] + 0.1 * score / max(scores), abs=1e-6
+        )
+    for hit in off[5:]:
+        if hit.chunk.chunk_id in after:
+            assert after[hit.chunk.chunk_id] == pytest.approx(hit.score, abs=1e-6)
+    assert on[0].document.doc_id == "46681"
+
+    english = "who chaired the 6th AMCC?"
+    en_on = searcher.search(english, k=12, with_sentence=False).hits
+    searcher.config = replace(searcher.config, gram_weight=0.0)
+    en_off = searcher.search(english, k=12, with_sentence=False).hits
+    assert [(h.chunk.chunk_id, h.score) for h in en_on] == [
+        (h.chunk.chunk_id, h.score) for h in en_off
+    ]
