@@ -4,13 +4,18 @@ import math
 
 import pytest
 
-from retrieval.grams import gram_bm25, grams
+from retrieval.grams import gram_bm25
 
 
-def test_grams_are_distinct_lower_case_runs_with_spaces_collapsed():
-    assert grams("AMCC  6") == ["amc", "mcc", "cc ", "c 6"]
-    assert grams("ab") == []
-    assert grams("ฟอสซิล") == ["ฟอส", "อสซ", "สซิ", "ซิล"]
+def test_grams_are_lower_case_runs_with_spaces_collapsed():
+    """ "AMCC  6" is "amcc 6" to the grams, on either side."""
+    texts = ["amcc 6 seen", "AMCC\n  6 held", "amcc6", "other words"]
+    scores = gram_bm25("AMCC  6", texts)
+    assert scores == gram_bm25("amcc 6", texts)
+    assert scores[0] == pytest.approx(scores[1]) and scores[0] > scores[2] > scores[3] == 0.0
+    assert gram_bm25("ab", texts) == [0.0] * 4  # shorter than a gram
+    fossil = gram_bm25("ฟอสซิล", ["ฟอสซิล", "ซิลฟอส", "ฟอ"])
+    assert fossil[0] > fossil[1] > fossil[2] == 0.0  # 4 grams held against 1 ("ซิล")
 
 
 def test_a_spelling_variant_still_matches_by_its_shared_runs():
