@@ -58,3 +58,12 @@ def test_overlapping_occurrences_count_and_texts_do_not_run_into_each_other():
     assert gram_bm25("b c", texts)[2] > 0
     with pytest.raises(ValueError):
         gram_bm25("abcd", texts, n=4)
+
+
+def test_thai_digits_in_a_passage_match_the_questions_arabic_ones():
+    """The question is searched with Arabic digits (``normalise_query``); a passage's
+    "๖" is read as "6", as the word BM25 reads it."""
+    texts = ["การประชุมครั้งที่ ๖", "การประชุมครั้งที่ 5"]
+    sixth, fifth = gram_bm25("ครั้งที่ 6", texts)
+    assert sixth > fifth > 0
+    assert gram_bm25("ครั้งที่ 6", texts) == gram_bm25("ครั้งที่ 6", ["การประชุมครั้งที่ 6", texts[1]])
