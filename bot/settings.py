@@ -79,7 +79,8 @@ def _build(cls, values: dict[str, Any], section: str):
         default = getattr(defaults, key)
         try:
             if isinstance(default, bool):
-                value = bool(value)
+                if not isinstance(value, bool):  # YAML's true / false; bool("no") is True
+                    raise TypeError
             elif isinstance(default, int):
                 value = int(value)
             elif isinstance(default, float):
@@ -179,6 +180,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError("search.gram_passages must be 0 (off) or more")
     if not 0 <= search.gram_weight <= 1:  # gram BM25 over the best one's scores 0..1
         raise SettingsError("search.gram_weight must be between 0 (off) and 1")
+    if not 0 <= search.answer_grams <= 1:  # as gram_weight, beside overlaps of 0..0.5
+        raise SettingsError("search.answer_grams must be between 0 (off) and 1")
     if not 0 <= search.bm25_weight <= 1:  # BM25 over the best match scores 0..1
         raise SettingsError("search.bm25_weight must be between 0 and 1")
     if search.fusion not in ("weighted", "rrf", "dense", "bm25"):

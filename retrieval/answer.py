@@ -13,10 +13,15 @@ Two measured ideas on top of plain query-sentence cosine (see
 - Word overlap: the share of the question's IDF mass that a sentence contains,
   added with weight 0.5, scaled by how far the corpus knows the question's words
   (0 for an English question over Thai text, where overlap means nothing).
+- The answer's side: a Thai question keeps its question word where the answer goes,
+  so a sentence that ends with the word before it, or starts with the word after it,
+  restates the question up to the answer, which is in the next or the previous
+  sentence (``answer_side``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -53,6 +58,62 @@ _SENTENCE_TYPES = {
     ),
     "number": re.compile(r"\d|หนึ่ง|สอง|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|ร้อย|พัน|หมื่น|แสน|ล้าน"),
 }
+
+
+# Thai question words, as newmm cuts them ("ปีใด" -> ปี | ใด). ไหม is left out: it is
+# also "silk".
+THAI_QUESTION_WORDS = frozenset(
+    "อะไร ใคร ใด ไหน ที่ไหน ที่ใด เมื่อไร เมื่อไหร่ เมื่อใด อย่างไร ยังไง เท่าไร เท่าไหร่ เท่าใด "
+    "กี่ ทำไม เหตุใด หรือไม่ หรือเปล่า บ้าง สิ่งใด ผู้ใด คนใด แห่งใด วันใด ที่ไหนบ้าง "
+    "อย่างไรบ้าง".split()
+)
+# ... those that stand where the answer goes (not a yes/no question's, not บ้าง "any"),
+# also as the end of a word newmm did not cut ("เพราะอะไร", "ประเทศใด")
+_SLOT_WORDS = THAI_QUESTION_WORDS - {"หรือไม่", "หรือเปล่า", "บ้าง"} | {"ไร", "ไหร่", "แค่ไหน"}
+_SLOT_ENDINGS = ("อะไร", "ใด", "ไหน", "ใคร", "เท่าไร", "ไหร่")
+# Words that say nothing of where the answer goes ("มี", "เป็น", "ของ", "ที่", ...): left
+# out when finding the word before the question word and the ends of a sentence
+_SLOT_FILLERS = frozenset(
+    "คือ ที่ เป็น มี ได้ ของ ใน จะ การ มาก แค่ นั้น นี้ ให้ ว่า และ ซึ่ง โดย กับ หรือ ต่อ สำหรับ "
+    "จาก ถึง แก่ เพื่อ ด้วย".split()
+)
+# The word right after the question word opens a relative clause or a phrase ("สิ่งใด
+# ที่ ...", "ทิศใด ระหว่าง ..."), not the question's predicate: the question word is
+# then no subject whose predicate a sentence could start with
+_NOT_PREDICATE = frozenset("ที่ ซึ่ง ของ ใน ระหว่าง จาก กับ แก่ ต่อ สำหรับ ถึง เพื่อ ด้วย โดย".split())
+
+
+def _slot(words: list[str]) -> int | None:
+    for i, word in enumerate(words):
+        if word in _SLOT_WORDS or word.endswith(_SLOT_ENDINGS):
+            return i
+    return None
+
+
+def answer_side(question_words: list[str], sentence_words: list[str]) -> int:
+    """Where the answer to a Thai question lies from a sentence that restates it
+    (``word_tokens`` of both): 1 the next sentence, -1 the previous one, 0 this one.
+
+    Thai leaves the question word in the answer's place ("คณะรัฐมนตรีมีมติเห็นชอบอะไร":
+    the cabinet approved *what*). A sentence ending with the question's last content
+    word before it ("... มีมติเห็นชอบ") stops where the answer starts: it follows.
+    A question word followed by its predicate ("พรรคใด มีฐานเสียง ...") asks for the
+    subject, and a sentence starting with that predicate ("มีฐานเสียงเยอะสุด ...") has
+    left its subject in the sentence before. crfcut cuts Thai text into clauses, often
+    there. XQuAD-th: 17 more answers of 1,190, none lost; iApp 4 of 742, none lost
+    (docs/quality.md, "The answer's side").
+    """
+    at = _slot(question_words)
+    if at is None or not sentence_words:
+        return 0
+    before = [w for w in question_words[:at] if w not in _SLOT_FILLERS]
+    content = [w for w in sentence_words if w not in _SLOT_FILLERS]
+    if before and content and "".join(content).endswith(before[-1]):
+        return 1
+    after = question_words[at + 1] if at + 1 < len(question_words) else None
+    if after and after not in _NOT_PREDICATE and sentence_words[0] == after:
+        return -1
+    return 0
 
 
 def question_type(question: str) -> str | None:
@@ -92,6 +153,20 @@ def topic_residual_scores(
 
 
 OVERLAP_WEIGHT = 0.5  # benchmarks/answer_sentence.py: TH 0.620 -> 0.655, EN unchanged
+
+
+def among_sentences(idf: dict[str, float], sentences: list[set[str]]) -> dict[str, float]:
+    """Each question term's weight ``idf`` (its IDF over the corpus) times its IDF among
+    ``sentences``, the words of the distinct sentences the answer is chosen from (BM25's
+    log(1 + (N - n + 0.5) / (n + 0.5))). A word most of them hold is the release's
+    topic, as its title is for the topic residual, and tells them apart little: "จาเรด
+    อัลเลน" in every sentence of his paragraph against "แซ็ค" in the one that counts his
+    sacks. XQuAD-th answer hits +6 questions of 1,190, iApp +11 of 742 (docs/quality.md,
+    "The answer sentence").
+    """
+    n = len(sentences)
+    held = {t: sum(1 for words in sentences if t in words) for t in idf}
+    return {t: w * math.log(1 + (n - held[t] + 0.5) / (held[t] + 0.5)) for t, w in idf.items()}
 
 
 def overlap_scores(idf: dict[str, float], sentence_terms: list[set[str]]) -> np.ndarray:

@@ -15,6 +15,9 @@ from corpus.store import Store
 from retrieval.align import TokenStates, alignment, token_weights
 from retrieval.answer import (
     OVERLAP_WEIGHT,
+    THAI_QUESTION_WORDS,
+    among_sentences,
+    answer_side,
     choose_sentence,
     may_answer,
     overlap_scores,
@@ -105,6 +108,18 @@ class SearchConfig:
     # questions R@1 0.954 -> 0.967 (docs/quality.md, "Character n-grams"). 0: off
     gram_passages: int = 30
     gram_weight: float = 0.1
+    # a Thai question's answer is the sentence after (before) the one chosen where that
+    # one ends with the question's word before its question word (starts with the
+    # predicate after it): it restates the question up to the answer (answer.answer_side)
+    answer_side: bool = True
+    # the answer's word overlap weighs each question word by its IDF over the corpus
+    # times its IDF among the sentences it is chosen from: a word most of them hold is
+    # the release's topic (answer.among_sentences)
+    sentence_idf: bool = True
+    # ... and, for a question with Thai letters (as gram_passages), each sentence adds
+    # this x its BM25 of the question's character 3-grams among those sentences over
+    # the best one's (x vocabulary coverage, as the word overlap). 0: off
+    answer_grams: float = 0.1
 
     @property
     def centres_used(self) -> bool:
@@ -147,18 +162,12 @@ _EN_STOP = frozenset(
     "a an and are as at be by did do does for from has have how in is it its of on or the to "
     "was were what when where which who whom whose why will with".split()
 )
-# Thai question words, as newmm cuts them ("ปีใด" -> ปี | ใด). A passage rarely holds
-# them, so BM25 gave them a high IDF and favoured the odd passage that did ("ไม่เหมือน
-# ใคร"), and one the corpus lacks (เมื่อใด, เท่าไร) counted as unknown, lowering the
-# question's vocabulary coverage and so BM25's weight. Left out of the query's terms:
-# XQuAD-th TH->TH R@1 0.9513 -> 0.9538, iApp 0.9542 -> 0.9569 (docs/quality.md, "Question words").
-# ไหม is left in: it is also "silk".
-_TH_QUESTION = frozenset(
-    "อะไร ใคร ใด ไหน ที่ไหน ที่ใด เมื่อไร เมื่อไหร่ เมื่อใด อย่างไร ยังไง เท่าไร เท่าไหร่ เท่าใด "
-    "กี่ ทำไม เหตุใด หรือไม่ หรือเปล่า บ้าง สิ่งใด ผู้ใด คนใด แห่งใด วันใด ที่ไหนบ้าง "
-    "อย่างไรบ้าง".split()
-)
-QUERY_STOP = _EN_STOP | _TH_QUESTION
+# Thai question words (answer.THAI_QUESTION_WORDS) rarely occur in a passage, so BM25
+# gave them a high IDF and favoured the odd passage that did ("ไม่เหมือนใคร"), and one
+# the corpus lacks (เมื่อใด, เท่าไร) counted as unknown, lowering the question's
+# vocabulary coverage and so BM25's weight. Left out of the query's terms: XQuAD-th
+# TH->TH R@1 0.9513 -> 0.9538, iApp 0.9542 -> 0.9569 (docs/quality.md, "Question words").
+QUERY_STOP = _EN_STOP | THAI_QUESTION_WORDS
 
 
 # the searches' BM25 halves (Searcher._lexical_candidates), beside their embedding
@@ -678,20 +687,29 @@ class Searcher:
             for a, b in group
         ]
         texts = [hit.chunk.text[a:b] for hit, a, b, _, _ in candidates]
+        sentences = list(dict.fromkeys(texts))  # distinct, before the answer type's filter
         # only the sentences that may answer can win: embed no others
-        keep = may_answer(question, texts)
-        candidates = [c for c, k in zip(candidates, keep, strict=True) if k]
-        texts = [t for t, k in zip(texts, keep, strict=True) if k]
+        allowed = may_answer(question, texts)
+        every = candidates  # all, in passage order, for _beside
+        candidates = [c for c, k in zip(candidates, allowed, strict=True) if k]
+        texts = [t for t, k in zip(texts, allowed, strict=True) if k]
         if not candidates:
             return None
         overlap = None
+        tokens: dict[str, list[str]] = {}
         if terms and coverage_weight > 0:
-            sentence_terms = [set(word_tokens(t)) for t in texts]
+            tokens = {t: word_tokens(t) for t in sentences}
+            words = {t: set(tokens[t]) for t in sentences}
+            weights = self.term_weights(terms, counts)
+            if self.config.sentence_idf:
+                weights = among_sentences(weights, list(words.values()))
             overlap = (
                 OVERLAP_WEIGHT
                 * coverage_weight
-                * overlap_scores(self.term_weights(terms, counts), sentence_terms)
+                * overlap_scores(weights, [words[t] for t in texts])
             )
+            if self.config.answer_grams > 0 and is_thai(question):  # as _gram_rescored
+                overlap = overlap + coverage_weight * self._gram_share(question, texts, words)
             # Embed only the sentences sharing most of its words: their overlap
             # outweighs the cosine part of the score (choose_sentence), so the others
             # rarely win. A question over text in the other language (coverage 0)
@@ -702,7 +720,7 @@ class Searcher:
             texts = [texts[i] for i in keep]
             overlap = overlap[keep]
             if c.answer_margin > 0 and len(set(texts)) == 1:  # one can win: embed none
-                hit, _, _, a, b = candidates[_most_whole(candidates, texts, 0)]
+                hit, _, _, a, b = self._beside(question, every, allowed, texts[0], tokens)
                 return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id,
                                       a, b, float(overlap[0]))  # fmt: skip
         stored = None
@@ -728,8 +746,42 @@ class Searcher:
         best, score = choose_sentence(
             question, qvec, texts, vecs, topics, answer_types=False, overlap=overlap
         )  # the candidates are already those that may answer
-        hit, _, _, a, b = candidates[_most_whole(candidates, texts, best)]
+        hit, _, _, a, b = self._beside(question, every, allowed, texts[best], tokens)
         return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id, a, b, score)
+
+    def _beside(self, question: str, every: list, allowed: list[bool], chosen: str, tokens: dict):
+        """The candidate ``(hit, start, end, whole start, whole end)`` to show for the
+        sentence ``chosen``: the sentence next to it in its passage where a Thai
+        question's answer lies on that side of it (``answer.answer_side``;
+        ``search.answer_side``) and that one may answer too (``allowed``, one flag per
+        candidate of ``every``: all of them, in passage order), else ``chosen``
+        (``_most_whole``). ``tokens``: ``word_tokens`` of sentences at hand."""
+        texts = [hit.chunk.text[a:b] for hit, a, b, _, _ in every]
+        shown = _most_whole(every, texts, texts.index(chosen))
+        if not self.config.answer_side or not is_thai(question):
+            return every[shown]
+        words = tokens.get(chosen) or word_tokens(chosen)
+        side = answer_side(word_tokens(question), words)
+        # from the instance shown first: a sentence repeated at the start of the next
+        # passage has a neighbour there too
+        for i in sorted((i for i, t in enumerate(texts) if t == chosen), key=lambda i: i != shown):
+            j = i + side
+            if side and 0 <= j < len(every) and every[j][0] is every[i][0] and allowed[j]:
+                return every[j]
+        return every[shown]
+
+    def _gram_share(self, question: str, texts: list[str], among: dict) -> np.ndarray:
+        """``search.answer_grams`` x each of ``texts``' BM25 of the question's character
+        3-grams over the best one's, with document frequencies from ``among`` (the
+        distinct sentences the answer is chosen from): the word overlap's IDF among
+        the sentences, for grams (a name or compound newmm cuts differently in the
+        question and the text still matches)."""
+        distinct = list(among)
+        scores = dict(zip(distinct, gram_bm25(question, distinct), strict=True))
+        best = max(scores.values(), default=0.0)
+        if best <= 0:
+            return np.zeros(len(texts))
+        return self.config.answer_grams * np.array([scores[t] / best for t in texts])
 
     def _same_script(self, question: str, candidates: list) -> bool:
         """Whether the question is in the script of every candidate's passage (Thai or

@@ -133,6 +133,9 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
          "search.answer_alignment must be between 0 (off) and 10"),
         ("search:\n  gram_passages: -1\n", "search.gram_passages must be 0 (off) or more"),
         ("search:\n  gram_weight: 2\n", "search.gram_weight must be between 0 (off) and 1"),
+        ("search:\n  answer_grams: -0.1\n", "search.answer_grams must be between 0 (off) and 1"),
+        ("search:\n  answer_side: maybe\n",
+         "config key `search.answer_side` has a bad value 'maybe'"),
     ]:  # fmt: skip
         bad.write_text(config)
         result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)

@@ -387,7 +387,8 @@ def test_a_question_embeds_only_the_sentences_sharing_most_of_its_words(searcher
 
     thai = "การประชุมรัฐมนตรีอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์ ครั้งที่ 6 จัดผ่านระบบอะไร"
     assert searcher.lexical_weight(word_tokens(thai)) > 0  # the corpus knows its words
-    answer, every = answer_and_embedded(searcher, thai, answer_candidates=0)
+    # the margin off: it alone leaves this question two sentences to embed
+    answer, every = answer_and_embedded(searcher, thai, answer_candidates=0, answer_margin=0.0)
     _, english = answer_and_embedded(searcher, "How was the 6th AMCC held?")
     assert len(every) > 2 and len(english) > 2
     fewer_answer, fewer = answer_and_embedded(searcher, thai, answer_candidates=2)
@@ -828,3 +829,86 @@ def test_a_thai_questions_top_passages_gain_their_character_gram_bm25(searcher):
     assert [(h.chunk.chunk_id, h.score) for h in en_on] == [
         (h.chunk.chunk_id, h.score) for h in en_off
     ]
+
+
+RESTATED = (
+    "ที่ประชุมคณะรัฐมนตรีวันนี้มีมติเห็นชอบ\n"
+    "โครงการก่อสร้างสะพานข้ามแม่น้ำโขงแห่งที่ 5 วงเงิน 3,930 ล้านบาท\n"
+    "โดยให้กระทรวงคมนาคมเป็นผู้ดำเนินการ\n"
+    "พรรคเพื่อไทยมีฐานเสียงมากที่สุดในภาคเหนือ\n"
+    "มีฐานเสียงมากในภาคอีสานเช่นกัน"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "restating", "answer"),
+    [
+        ("คณะรัฐมนตรีมีมติเห็นชอบอะไร", "ที่ประชุมคณะรัฐมนตรีวันนี้มีมติเห็นชอบ", "โครงการก่อสร้างสะพาน"),
+        ("พรรคใดมีฐานเสียงมากในภาคอีสาน", "มีฐานเสียงมากในภาคอีสานเช่นกัน", "พรรคเพื่อไทย"),
+    ],
+)
+def test_a_thai_questions_answer_is_the_sentence_beside_the_one_restating_it(
+    runtime_factory, question, restating, answer
+):
+    """The sentence sharing most of the question's words restates it up to its question
+    word (answer.answer_side): the answer shown is the next sentence (the question
+    word comes after the words the sentence ends with) or the previous one (the
+    sentence starts with the predicate of a question word that is the subject)."""
+    from dataclasses import replace
+
+    from corpus.models import Document
+
+    rt = runtime_factory()
+    url = "https://www.thaigov.go.th/news/contents/details/900"
+    rt.indexer.add_documents(
+        [Document("900", "ครม. เห็นชอบโครงการสะพาน", "2024-01-09", url, "th", RESTATED)]
+    )
+    searcher = rt.searcher
+    searcher.config = replace(searcher.config, answer_side=False)
+    assert searcher.search(question, k=3).sentence.text == restating
+    searcher.config = replace(searcher.config, answer_side=True)
+    shown = searcher.search(question, k=3)
+    assert shown.sentence.text.startswith(answer)
+    chunk = next(h.chunk for h in shown.hits if h.chunk.chunk_id == shown.sentence.chunk_id)
+    assert chunk.text[shown.sentence.start : shown.sentence.end] == shown.sentence.text
+    # an English question (Thai leaves its question word in place; English does not) is
+    # answered as before
+    searcher.config = replace(searcher.config, min_score=0.0)
+    english = searcher.search("What did the cabinet approve?", k=3).sentence
+    searcher.config = replace(searcher.config, answer_side=False)
+    assert searcher.search("What did the cabinet approve?", k=3).sentence == english
+
+
+def test_a_sentence_adds_its_share_of_the_questions_character_grams_among_them(searcher):
+    """``search.answer_grams`` x each sentence's 3-gram BM25 over the best one's, with
+    document frequencies from the sentences the answer is chosen from."""
+    from dataclasses import replace
+
+    from retrieval.grams import gram_bm25
+    from retrieval.text import normalise_query
+
+    question = normalise_query("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6")
+    among = {t: set() for t in ["Josephine Teo เป็นประธานการประชุม", "ที่ประชุมหารือ", "อื่น"]}
+    texts = ["ที่ประชุมหารือ", "Josephine Teo เป็นประธานการประชุม"]
+    searcher.config = replace(searcher.config, answer_grams=0.2)
+    shares = searcher._gram_share(question, texts, among)
+    scores = dict(zip(among, gram_bm25(question, list(among)), strict=True))
+    best = max(scores.values())
+    assert shares.tolist() == pytest.approx([0.2 * scores[t] / best for t in texts])
+    assert shares[1] == pytest.approx(0.2)
+    assert 0 < shares[0] < shares[1]
+
+
+def test_only_a_question_with_thai_letters_adds_character_grams_to_its_answer(
+    searcher, monkeypatch
+):
+    """As the passages' 3-gram re-scoring: an English question's grams meet Thai text
+    only in names and numbers."""
+    asked = []
+    real = searcher._gram_share
+    monkeypatch.setattr(searcher, "_gram_share", lambda q, *a: asked.append(q) or real(q, *a))
+    searcher.search("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", k=5)
+    assert len(asked) == 1
+    english = searcher.search("who chaired the 6th AMCC?", k=5)
+    assert len(asked) == 1
+    assert "Josephine Teo" in english.sentence.text

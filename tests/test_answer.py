@@ -1,0 +1,53 @@
+"""The answer sentence's pure parts: where a Thai question's answer lies from the
+sentence restating it, and the question words' weights among the sentences."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from retrieval.answer import among_sentences, answer_side
+from retrieval.text import word_tokens
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "side"),
+    [
+        # ends with the question's last content word before its question word: the
+        # answer follows ("มี" says nothing of where it goes and is passed over)
+        ("คณะรัฐมนตรีมีมติเห็นชอบอะไร", "ที่ประชุมคณะรัฐมนตรีวันนี้มีมติเห็นชอบ", 1),
+        ("เครื่องจักรมีกี่กระบอกสูบ", "ประสิทธิภาพของเครื่องจักร", 1),
+        # a question word newmm leaves inside a longer word still marks the place
+        ("ช่องเขาไรน์มีชื่อเสียงเพราะอะไร", "ช่องเขาไรน์เป็นที่รู้จักและมีชื่อเสียง", 1),
+        # the question word is the subject; the sentence starts with its predicate
+        ("พรรคใดมีฐานเสียงมากในภาคอีสาน", "มีฐานเสียงมากในภาคอีสานเช่นกัน", -1),
+        # ... but not where the word after it opens a relative clause or a phrase
+        ("โรงงานประเภทใดที่วิคตอเรียกำลังจะเสียไป", "ที่วิคตอเรียมีโรงงานผลิตรถยนต์", 0),
+        ("แม่น้ำไรน์ไหลไปยังทิศใดระหว่างยุคน้ำแข็ง", "ระหว่างช่วงเวลานี้แม่น้ำไรน์ไหลไปยังทิศตะวันตก", 0),
+        # the sentence goes on past the word before the question word: it holds the answer
+        ("คณะรัฐมนตรีมีมติเห็นชอบอะไร", "คณะรัฐมนตรีมีมติเห็นชอบโครงการสะพาน", 0),
+        # a yes/no question has no place for an answer
+        ("คณะรัฐมนตรีเห็นชอบโครงการหรือไม่", "คณะรัฐมนตรีเห็นชอบโครงการ", 0),
+        ("ไม่มีคำถาม", "ไม่มีคำถาม", 0),
+    ],
+)
+def test_a_sentence_restating_a_thai_question_up_to_its_question_word_points_beside_it(
+    question, sentence, side
+):
+    assert answer_side(word_tokens(question), word_tokens(sentence)) == side
+
+
+def test_an_empty_sentence_or_question_points_nowhere():
+    assert answer_side([], word_tokens("มีมติเห็นชอบ")) == 0
+    assert answer_side(word_tokens("เห็นชอบอะไร"), []) == 0
+
+
+def test_a_question_word_every_sentence_holds_weighs_least_among_them():
+    """Corpus IDF times BM25's IDF among the sentences: log(1 + (N - n + 0.5) / (n + 0.5))."""
+    sentences = [{"อัลเลน", "เล่น"}, {"อัลเลน", "แซ็ค", "136"}, {"อัลเลน", "ทีม"}]
+    weights = among_sentences({"อัลเลน": 5.0, "แซ็ค": 3.0, "ไม่มี": 2.0}, sentences)
+    assert weights["อัลเลน"] == pytest.approx(5.0 * math.log(1 + 0.5 / 3.5))
+    assert weights["แซ็ค"] == pytest.approx(3.0 * math.log(1 + 2.5 / 1.5))
+    assert weights["ไม่มี"] == pytest.approx(2.0 * math.log(1 + 3.5 / 0.5))
+    assert weights["แซ็ค"] > weights["อัลเลน"]  # rarer in the corpus, rarer here too
