@@ -161,7 +161,7 @@ def among_sentences(idf: dict[str, float], sentences: list[set[str]]) -> dict[st
     log(1 + (N - n + 0.5) / (n + 0.5))). A word most of them hold is the release's
     topic, as its title is for the topic residual, and tells them apart little: "จาเรด
     อัลเลน" in every sentence of his paragraph against "แซ็ค" in the one that counts his
-    sacks. XQuAD-th answer hits +6 questions of 1,190, iApp +11 of 742 (docs/quality.md,
+    sacks. XQuAD-th answer hits +4 questions of 1,190, iApp +12 of 742 (docs/quality.md,
     "The answer sentence").
     """
     n = len(sentences)
