@@ -60,8 +60,8 @@ _SENTENCE_TYPES = {
 }
 
 
-# Thai question words, as newmm cuts them ("ปีใด" -> ปี | ใด). ไหม is left out: it is
-# also "silk".
+# Thai question words, as newmm cuts them ("ปีใด" -> ปี | ใด). ไหม is not one here: it
+# is also "silk".
 THAI_QUESTION_WORDS = frozenset(
     "อะไร ใคร ใด ไหน ที่ไหน ที่ใด เมื่อไร เมื่อไหร่ เมื่อใด อย่างไร ยังไง เท่าไร เท่าไหร่ เท่าใด "
     "กี่ ทำไม เหตุใด หรือไม่ หรือเปล่า บ้าง สิ่งใด ผู้ใด คนใด แห่งใด วันใด ที่ไหนบ้าง "
@@ -162,7 +162,7 @@ def among_sentences(idf: dict[str, float], sentences: list[set[str]]) -> dict[st
     topic, as its title is for the topic residual, and tells them apart little: "จาเรด
     อัลเลน" in every sentence of his paragraph against "แซ็ค" in the one that counts his
     sacks. XQuAD-th answer hits +4 questions of 1,190, iApp +12 of 742 (docs/quality.md,
-    "The answer sentence").
+    "The answer's side").
     """
     n = len(sentences)
     held = {t: sum(1 for words in sentences if t in words) for t in idf}

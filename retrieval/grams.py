@@ -72,3 +72,11 @@ def gram_bm25(query: str, texts: list[str], n: int = GRAM) -> list[float]:
     norm = K1 * (1 - B + B * lengths / lengths.mean())
     scores = (idf * tf * (K1 + 1) / (tf + norm[:, None])).sum(axis=1)
     return scores.tolist()
+
+
+def gram_shares(query: str, texts: list[str], n: int = GRAM) -> list[float]:
+    """``gram_bm25`` of each of ``texts`` over the best one's (0..1; all 0 where no
+    text holds a gram of the question)."""
+    scores = gram_bm25(query, texts, n)
+    best = max(scores, default=0.0)
+    return [s / best for s in scores] if best > 0 else [0.0] * len(texts)

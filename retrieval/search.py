@@ -27,7 +27,7 @@ from retrieval.centres import Centres, language_centres
 from retrieval.chunking import embed_text, passage_offset
 from retrieval.embed_cache import EmbeddingCache
 from retrieval.embedder import Embedder
-from retrieval.grams import gram_bm25
+from retrieval.grams import gram_shares
 from retrieval.text import (
     answer_spans,
     is_thai,
@@ -604,13 +604,11 @@ class Searcher:
         head = [c for c in head if c in texts]  # a row deleted since the search
         if len(head) < 2:
             return fused
-        scores = gram_bm25(query, [texts[c] for c in head])
-        best = max(scores)
-        if best <= 0:
+        shares = gram_shares(query, [texts[c] for c in head])
+        if not any(shares):
             return fused
-        gain = dict(zip(head, scores, strict=True))
-        scale = self.config.gram_weight / best
-        return {c: f + scale * gain.get(c, 0.0) for c, f in fused.items()}
+        gain = dict(zip(head, shares, strict=True))
+        return {c: f + self.config.gram_weight * gain.get(c, 0.0) for c, f in fused.items()}
 
     def _bonuses(
         self,
@@ -687,10 +685,9 @@ class Searcher:
             for a, b in group
         ]
         texts = [hit.chunk.text[a:b] for hit, a, b, _, _ in candidates]
-        sentences = list(dict.fromkeys(texts))  # distinct, before the answer type's filter
         # only the sentences that may answer can win: embed no others
         allowed = may_answer(question, texts)
-        every = candidates  # all, in passage order, for _beside
+        every = (candidates, texts, allowed)  # all, in passage order, for _beside
         candidates = [c for c, k in zip(candidates, allowed, strict=True) if k]
         texts = [t for t, k in zip(texts, allowed, strict=True) if k]
         if not candidates:
@@ -698,8 +695,10 @@ class Searcher:
         overlap = None
         tokens: dict[str, list[str]] = {}
         if terms and coverage_weight > 0:
-            tokens = {t: word_tokens(t) for t in sentences}
-            words = {t: set(tokens[t]) for t in sentences}
+            # every distinct sentence, those the answer type filters out too: the
+            # question's words are weighed among all of them (answer.among_sentences)
+            tokens = {t: word_tokens(t) for t in dict.fromkeys(every[1])}
+            words = {t: set(ts) for t, ts in tokens.items()}
             weights = self.term_weights(terms, counts)
             if self.config.sentence_idf:
                 weights = among_sentences(weights, list(words.values()))
@@ -720,7 +719,7 @@ class Searcher:
             texts = [texts[i] for i in keep]
             overlap = overlap[keep]
             if c.answer_margin > 0 and len(set(texts)) == 1:  # one can win: embed none
-                hit, _, _, a, b = self._beside(question, every, allowed, texts[0], tokens)
+                hit, _, _, a, b = self._beside(question, every, texts[0], tokens)
                 return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id,
                                       a, b, float(overlap[0]))  # fmt: skip
         stored = None
@@ -746,42 +745,40 @@ class Searcher:
         best, score = choose_sentence(
             question, qvec, texts, vecs, topics, answer_types=False, overlap=overlap
         )  # the candidates are already those that may answer
-        hit, _, _, a, b = self._beside(question, every, allowed, texts[best], tokens)
+        hit, _, _, a, b = self._beside(question, every, texts[best], tokens)
         return AnswerSentence(hit.chunk.text[a:b], top.doc_id, hit.chunk.chunk_id, a, b, score)
 
-    def _beside(self, question: str, every: list, allowed: list[bool], chosen: str, tokens: dict):
+    def _beside(self, question: str, every: tuple, chosen: str, tokens: dict):
         """The candidate ``(hit, start, end, whole start, whole end)`` to show for the
         sentence ``chosen``: the sentence next to it in its passage where a Thai
         question's answer lies on that side of it (``answer.answer_side``;
-        ``search.answer_side``) and that one may answer too (``allowed``, one flag per
-        candidate of ``every``: all of them, in passage order), else ``chosen``
-        (``_most_whole``). ``tokens``: ``word_tokens`` of sentences at hand."""
-        texts = [hit.chunk.text[a:b] for hit, a, b, _, _ in every]
-        shown = _most_whole(every, texts, texts.index(chosen))
+        ``search.answer_side``) and that one may answer too, else ``chosen``
+        (``_most_whole``). ``every``: all the candidates, in passage order, with their
+        texts and whether each may answer; ``tokens``: ``word_tokens`` of sentences at
+        hand."""
+        candidates, texts, allowed = every
+        shown = _most_whole(candidates, texts, texts.index(chosen))
         if not self.config.answer_side or not is_thai(question):
-            return every[shown]
-        words = tokens.get(chosen) or word_tokens(chosen)
-        side = answer_side(word_tokens(question), words)
+            return candidates[shown]
+        side = answer_side(word_tokens(question), tokens.get(chosen) or word_tokens(chosen))
+        if not side:
+            return candidates[shown]
         # from the instance shown first: a sentence repeated at the start of the next
         # passage has a neighbour there too
         for i in sorted((i for i, t in enumerate(texts) if t == chosen), key=lambda i: i != shown):
             j = i + side
-            if side and 0 <= j < len(every) and every[j][0] is every[i][0] and allowed[j]:
-                return every[j]
-        return every[shown]
+            if 0 <= j < len(candidates) and candidates[j][0] is candidates[i][0] and allowed[j]:
+                return candidates[j]
+        return candidates[shown]
 
     def _gram_share(self, question: str, texts: list[str], among: dict) -> np.ndarray:
         """``search.answer_grams`` x each of ``texts``' BM25 of the question's character
-        3-grams over the best one's, with document frequencies from ``among`` (the
-        distinct sentences the answer is chosen from): the word overlap's IDF among
-        the sentences, for grams (a name or compound newmm cuts differently in the
-        question and the text still matches)."""
-        distinct = list(among)
-        scores = dict(zip(distinct, gram_bm25(question, distinct), strict=True))
-        best = max(scores.values(), default=0.0)
-        if best <= 0:
-            return np.zeros(len(texts))
-        return self.config.answer_grams * np.array([scores[t] / best for t in texts])
+        3-grams over the best one's (``grams.gram_shares``), with document frequencies
+        from ``among`` (the distinct sentences the answer is chosen from): the word
+        overlap's IDF among the sentences, for grams (a name or compound newmm cuts
+        differently in the question and the text still matches)."""
+        shares = dict(zip(among, gram_shares(question, list(among)), strict=True))
+        return self.config.answer_grams * np.array([shares[t] for t in texts])
 
     def _same_script(self, question: str, candidates: list) -> bool:
         """Whether the question is in the script of every candidate's passage (Thai or

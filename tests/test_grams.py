@@ -67,3 +67,14 @@ def test_thai_digits_in_a_passage_match_the_questions_arabic_ones():
     sixth, fifth = gram_bm25("ครั้งที่ 6", texts)
     assert sixth > fifth > 0
     assert gram_bm25("ครั้งที่ 6", texts) == gram_bm25("ครั้งที่ 6", ["การประชุมครั้งที่ 6", texts[1]])
+
+
+def test_gram_shares_are_each_texts_bm25_over_the_best_ones():
+    from retrieval.grams import gram_shares
+
+    texts = ["ฟอสซิลทีโนฟอรา", "ฟอสซิล", "ทะเล"]
+    scores = gram_bm25("ซากฟอสซิลทีโนฟอรา", texts)
+    assert gram_shares("ซากฟอสซิลทีโนฟอรา", texts) == pytest.approx([s / max(scores) for s in scores])
+    assert max(gram_shares("ซากฟอสซิลทีโนฟอรา", texts)) == 1.0
+    assert gram_shares("zzz", ["some text", "other"]) == [0.0, 0.0]  # no gram held
+    assert gram_shares("question", []) == []
