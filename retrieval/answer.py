@@ -40,7 +40,7 @@ _QUESTION_TYPES = [
         "number",
         re.compile(
             r"\bhow (?:many|much|long|old|far|large|big)\b|\bwhat (?:percentage|percent|number)\b"
-            r"|กี่|เท่าไ[หร]|เท่าใด",
+            r"|(?<!เ)กี่|เท่าไ[หร]|เท่าใด",  # not the กี่ of เกี่ยว, "about"
             re.I,
         ),
     ),

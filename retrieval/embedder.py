@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import hashlib
 import importlib.util
 import logging
@@ -110,7 +111,7 @@ def import_sentence_transformer():
     return SentenceTransformer
 
 
-_models_loaded = 0  # Embedder loads begun in this process (gc_pause.collect_frozen)
+_models_loaded = 0  # Embedder loads begun in this process (gc_pause.stop_freezing)
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 BACKENDS = ("auto", "torch", "openvino")
@@ -336,11 +337,13 @@ class Embedder:
     def _load(self) -> None:
         # Importing and loading make many objects and little garbage: gc_pause.py. (Not
         # paused: converting and quantising the network for OpenVINO, on a first run.)
-        # What a load freezes stays unless collected: a model loaded before and let go
-        # since is collected first (not in the bot, which loads one).
+        # What a load freezes stays for good: a process loading a second model (not the
+        # bot, which loads one) freezes no more, and collects the one it let go before
+        # loading the next (those are not frozen: only the first model stays).
         global _models_loaded
         if _models_loaded:
-            gc_pause.collect_frozen()
+            gc_pause.stop_freezing()
+            gc.collect()
         _models_loaded += 1
         with paused_gc():
             SentenceTransformer = import_sentence_transformer()  # noqa: N806

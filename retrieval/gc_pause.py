@@ -13,9 +13,12 @@ made later is collected as usual. Figures: docs/performance.md, Cold start.
 
 A frozen object is never collected, and a model is held in reference cycles: one
 let go would stay in memory for good, 300-600 MB each (a process that loads a model
-per command, as the tests' in-process CLI does, grew to 20 GB). So loading a model
-where one was loaded before first unfreezes everything and collects once
-(``collect_frozen``); the bot, which loads once, never pays for that.
+per command, as the tests' in-process CLI does, grew to 20 GB). So a process that
+loads a second model stops freezing (``stop_freezing``) and collects before each
+later load: what the first load froze stays (one model), the later ones go when let
+go; the bot, which loads once, is not affected. (Before, each later load unfroze
+everything and collected it all, and one of those collections crashed a test run in
+native code, 2026-11-28: now what was frozen is never walked again.)
 """
 
 from __future__ import annotations
@@ -27,23 +30,23 @@ import threading
 _lock = threading.Lock()
 _depth = 0  # pauses in progress, over all threads
 _resume = False  # whether the collector was on when the first pause began
+_freezing = True  # whether the last pause's end freezes what exists
 
 
-def collect_frozen() -> None:
-    """Unfreeze what the pauses froze and collect it once, so that what has been let go
-    since (a model) is freed; what is still in use is frozen again at the next pause's
-    end. A full collection over everything (0.3-0.5 s after a model load)."""
+def stop_freezing() -> None:
+    """From now on a pause's end leaves what it made to the collector: for a process
+    that loads models one after another, whose models must go when let go."""
+    global _freezing
     with _lock:
-        if gc.get_freeze_count():
-            gc.unfreeze()
-            gc.collect()
+        _freezing = False
 
 
 @contextlib.contextmanager
 def paused_gc():
     """While inside (in any thread), the collector does not run. When the last of
     overlapping pauses ends, what exists is frozen and the collector runs again,
-    unless it was already off before the first."""
+    unless it was already off before the first (and, after ``stop_freezing``, nothing
+    is frozen)."""
     global _depth, _resume
     with _lock:
         if _depth == 0:
@@ -56,6 +59,7 @@ def paused_gc():
         with _lock:
             _depth -= 1
             if _depth == 0:
-                gc.freeze()  # what was loaded stays: no collection walks it again
+                if _freezing:
+                    gc.freeze()  # what was loaded stays: no collection walks it again
                 if _resume:
                     gc.enable()

@@ -17,6 +17,7 @@ committed ``calibration.jsonl``): 1.5x bf16 here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -43,6 +44,15 @@ INT8_RECIPE = 2  # bump when _quantize changes: a new int8 copy is made
 LENGTH_STEP = 16
 PAD_UP_TO = 1024
 RUNTIME_CACHE = 64
+
+
+@functools.lru_cache(maxsize=1)
+def core() -> ov.Core:
+    """The process's one OpenVINO ``Core``: its methods are thread-safe and it serves
+    every model, and a ``Core`` made and dropped per model load (the tests' in-process
+    commands load one each) is a pattern other projects have met segfaults with
+    (ultralytics/ultralytics#25864, openvinotoolkit/openvino#35338)."""
+    return ov.Core()
 
 
 def ir_dir(cache_dir: str | Path, model_id: str, source: str = "") -> Path:
@@ -143,7 +153,7 @@ def _quantize(source: Path, tokenizer, prompts: dict[str, str], target: Path) ->
     log.warning("making the int8 copy of the embedding model (once, about a minute)")
     batches = calibration_batches(tokenizer, prompts)
     network = nncf.quantize(
-        ov.Core().read_model(str(source / "model.xml")),
+        core().read_model(str(source / "model.xml")),
         nncf.Dataset(batches),
         model_type=nncf.ModelType.TRANSFORMER,
         preset=nncf.QuantizationPreset.PERFORMANCE,
@@ -195,8 +205,7 @@ def attach(
                 if stale != folder:
                     shutil.rmtree(stale, ignore_errors=True)
     hint = "bf16" if precision == "bf16" or (precision == "int8" and bf16) else "f32"
-    core = ov.Core()
-    compiled = core.compile_model(
+    compiled = core().compile_model(
         str(folder / "model.xml"),
         "CPU",
         {"INFERENCE_PRECISION_HINT": hint,

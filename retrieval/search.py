@@ -30,10 +30,11 @@ from retrieval.embedder import Embedder
 from retrieval.grams import gram_shares
 from retrieval.text import (
     answer_spans,
+    index_words,
     is_thai,
     mostly_thai,
     normalise_query,
-    whole_sentences,
+    whole_sentence_units,
     word_tokens,
 )
 from retrieval.vector_index import VectorIndex
@@ -677,13 +678,16 @@ class Searcher:
         if not hits:
             return None
         top = hits[0].document
-        candidates = [  # crfcut's sentences, each with its whole sentence's span
-            (hit, a, b, group[0][0], group[-1][1])
-            for hit in hits[: self.config.answer_passages]
-            if hit.document.doc_id == top.doc_id
-            for group in whole_sentences(hit.chunk.text)
-            for a, b in group
-        ]
+        candidates = []  # crfcut's sentences, each with its whole sentence's span
+        cut: dict[str, list[str]] = {}  # a sentence's newmm tokens, where the splitter made them
+        for hit in hits[: self.config.answer_passages]:
+            if hit.document.doc_id != top.doc_id:
+                continue
+            for group in whole_sentence_units(hit.chunk.text):
+                for a, b, raw in group:
+                    candidates.append((hit, a, b, group[0][0], group[-1][1]))
+                    if raw is not None:
+                        cut.setdefault(hit.chunk.text[a:b], raw)
         texts = [hit.chunk.text[a:b] for hit, a, b, _, _ in candidates]
         # only the sentences that may answer can win: embed no others
         allowed = may_answer(question, texts)
@@ -697,7 +701,9 @@ class Searcher:
         if terms and coverage_weight > 0:
             # every distinct sentence, those the answer type filters out too: the
             # question's words are weighed among all of them (answer.among_sentences)
-            tokens = {t: word_tokens(t) for t in dict.fromkeys(every[1])}
+            # (newmm's tokens of the split, made words: one pass of newmm, not two)
+            tokens = {t: index_words(cut[t]) if t in cut else word_tokens(t)
+                      for t in dict.fromkeys(every[1])}  # fmt: skip
             words = {t: set(ts) for t, ts in tokens.items()}
             weights = self.term_weights(terms, counts)
             if self.config.sentence_idf:

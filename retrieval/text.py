@@ -271,13 +271,22 @@ def whole_sentences(text: str, boundary: float = ANSWER_BOUNDARY) -> list[list[t
     """crfcut's sentences of ``text`` (``sentence_spans``) in groups, one group per
     whole sentence: a cut whose probability is under ``boundary`` joins the
     sentences either side of it. One pass of the splitter."""
-    groups: list[list[tuple[int, int]]] = []
+    return [[(a, b) for a, b, _ in group] for group in whole_sentence_units(text, boundary)]
+
+
+def whole_sentence_units(
+    text: str, boundary: float = ANSWER_BOUNDARY
+) -> list[list[tuple[int, int, Words]]]:
+    """``whole_sentences``, each sentence with the raw newmm tokens the splitter cut it
+    from (``sentence_units``; None where it made none): ``index_words`` of them are its
+    ``word_tokens`` without a second pass of newmm."""
+    groups: list[list[tuple[int, int, Words]]] = []
     joined = False
-    for a, b, _, sure in _units(text, confident=True):
+    for a, b, words, sure in _units(text, confident=True):
         if joined:
-            groups[-1].append((a, b))
+            groups[-1].append((a, b, words))
         else:
-            groups.append([(a, b)])
+            groups.append([(a, b, words)])
         joined = sure < boundary
     return groups
 

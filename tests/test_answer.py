@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from retrieval.answer import among_sentences, answer_side
+from retrieval.answer import among_sentences, answer_side, may_answer, question_type
 from retrieval.text import word_tokens
 
 
@@ -51,3 +51,28 @@ def test_a_question_word_every_sentence_holds_weighs_least_among_them():
     assert weights["แซ็ค"] == pytest.approx(3.0 * math.log(1 + 2.5 / 1.5))
     assert weights["ไม่มี"] == pytest.approx(2.0 * math.log(1 + 3.5 / 0.5))
     assert weights["แซ็ค"] > weights["อัลเลน"]  # rarer in the corpus, rarer here too
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", "person"),
+        ("ประชุมครั้งนี้จัดขึ้นเมื่อไร", "date"),
+        ("มีผู้เข้าร่วมประชุมกี่ประเทศ", "number"),
+        ("งบประมาณทั้งหมดเท่าไหร่", "number"),
+        ("how many countries took part?", "number"),
+        # "เกี่ยว" (about) spells กี่ (how many) inside it: 32 XQuAD-th questions were
+        # typed as asking for a number and answered only by sentences holding one
+        ("ร่างพระราชบัญญัติที่ไม่ใช่ของรัฐบาลมักเกี่ยวข้องกับเรื่องใด", None),
+        ("การประชุมเกี่ยวกับอะไร", None),
+        ("มีกี่โครงการที่เกี่ยวกับน้ำ", "number"),
+    ],
+)
+def test_question_type(question, kind):
+    assert question_type(question) == kind
+
+
+def test_a_question_about_something_is_not_answered_only_by_numbers():
+    sentences = ["ที่ประชุมหารือเรื่องการค้าชายแดน", "ผู้เข้าร่วม 300 คนจาก 10 ประเทศ"]
+    assert may_answer("การประชุมเกี่ยวกับเรื่องใด", sentences) == [True, True]
+    assert may_answer("มีผู้เข้าร่วมกี่คน", sentences) == [False, True]

@@ -7,9 +7,11 @@ from corpus.release import parse_release
 from retrieval.chunking import ChunkingConfig, chunk_document
 from retrieval.text import (
     answer_spans,
+    index_words,
     normalise,
     sentence_spans,
     split_sentences,
+    whole_sentence_units,
     whole_sentences,
     word_tokens,
 )
@@ -80,6 +82,21 @@ def test_whole_sentences_join_crfcuts_unsure_cuts():
     assert len(teo) == 1 and text[teo[0][0] : teo[0][1]].endswith("ทำหน้าที่เป็นประธานการประชุมฯ")
     assert answer_spans(text, boundary=0.0) == clauses  # no cut is under p 0
     assert len(answer_spans(text, boundary=1.0)) == text.count("\n") + 1  # paragraphs
+
+
+def test_whole_sentences_carry_the_words_the_splitter_cut_them_from():
+    """The answer reads a candidate sentence's words from the splitter's own newmm
+    tokens instead of cutting its text again: they must be the words ``word_tokens``
+    gives (Thai sentences; English ones carry none and are cut as before)."""
+    for doc_id in ("46681", "35821", "46520"):
+        text = parse_release(sample_file(doc_id).read_text(encoding="utf-8")).text
+        groups = whole_sentence_units(text)
+        assert [[(a, b) for a, b, _ in g] for g in groups] == whole_sentences(text)
+        units = [unit for group in groups for unit in group]
+        thai = [(a, b, raw) for a, b, raw in units if raw is not None]
+        assert len(thai) > len(units) / 2
+        for a, b, raw in thai:
+            assert index_words(raw) == word_tokens(text[a:b])
 
 
 def test_whole_sentences_from_several_threads_are_each_texts_own():

