@@ -16,10 +16,12 @@ NEEDS_SHARED = {"answer_sentence.py", "fusion_xquad.py", "not_found_threshold.py
                 "scale.py prepare", "scale.py run", "dense_order.py", "english_misses.py",
                 "language_bias.py", "sentence_boundary.py", "bm25_weight.py",
                 "answer_margin.py", "context_sentences.py", "search_parts.py",
-                "english_latency.py", "answer_latency.py"}  # fmt: skip
+                "english_latency.py", "answer_latency.py",
+                "answer_latency.py --compare words"}  # fmt: skip
 # Timing benchmarks first, one at a time (they need a quiet machine), then quality ones.
 ORDER = ["encoder.py", "indexing.py", "bot_latency.py", "scale.py prepare", "scale.py run",
-         "english_latency.py", "answer_latency.py", "search_parts.py", "sentence_split.py",
+         "english_latency.py", "answer_latency.py", "answer_latency.py --compare words",
+         "search_parts.py", "sentence_split.py", "model_reload.py",
          "answer_sentence.py",
          "fusion_xquad.py",
          "chunk_size.py",
