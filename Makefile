@@ -3,14 +3,27 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements.lock
+# torch 2.13.0+cpu comes from a folder of wheels where the machine has one (this
+# workplace's /opt/wheels), else from PyTorch's CPU index (TORCH_INDEX).
+WHEELS      ?= /opt/wheels
+TORCH_INDEX ?= $(if $(wildcard $(WHEELS)),,https://download.pytorch.org/whl/cpu)
+PIP_SOURCES := $(if $(wildcard $(WHEELS)),--find-links $(WHEELS)) \
+               $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test bench eval lint clean-data
+.PHONY: setup run test bench eval lint lock check-lock clean-data
 
-$(STAMP): pyproject.toml
+# Exactly the versions of the lock (hashes checked), then prakat itself on top.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		--no-deps $(PIP_SOURCES) -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		--no-build-isolation -e .
+	$(BIN)/python .ci/check_lock.py
+	$(BIN)/python -m pip check --disable-pip-version-check
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -41,8 +54,18 @@ eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_table.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot retrieval corpus tests benchmarks
-	$(BIN)/ruff format --check bot retrieval corpus tests benchmarks
+	$(BIN)/ruff check bot retrieval corpus tests benchmarks .ci
+	$(BIN)/ruff format --check bot retrieval corpus tests benchmarks .ci
+
+# The lock: every package pinned with its hashes, for Python 3.11 on x86-64 Linux.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
+		$(if $(wildcard $(WHEELS)),--find-links $(WHEELS)) \
+		$(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -o $(LOCK)
+
+check-lock: $(STAMP)
+	$(BIN)/python .ci/check_lock.py
 
 clean-data:
 	rm -rf data

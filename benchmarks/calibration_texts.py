@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 
-from common import ROOT
+from common import ROOT, sample_release_passages
 
 PASSAGES = 96
 THAI_QUERIES = 48
@@ -24,18 +24,7 @@ ENGLISH = re.compile(r"\(([A-Za-z][A-Za-z0-9 .,:&'-]{15,120})\)")
 
 
 def main() -> None:
-    from corpus.loader import load_releases
-    from retrieval.chunking import ChunkingConfig, chunk_document
-    from retrieval.embedder import Embedder, EmbedderConfig
-    from retrieval.indexer import embed_text
-
-    counter = Embedder(EmbedderConfig(backend="torch", precision="fp32")).load()
-    docs, _ = load_releases([ROOT / "corpus" / "sample"])
-    ordered = sorted(docs.values(), key=lambda d: d.doc_id)
-    passages: list[str] = []
-    for doc in ordered:
-        for chunk in chunk_document(doc, counter.count_tokens, ChunkingConfig()):
-            passages.append(embed_text(doc, chunk.text))
+    ordered, passages = sample_release_passages()
     step = len(passages) // PASSAGES
     rows = [{"kind": "passage", "text": t} for t in passages[::step][:PASSAGES]]
     titles = [d.title for d in ordered if d.title]

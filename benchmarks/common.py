@@ -18,15 +18,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+    """The machine a figure was measured on: the CPU with the flags the encoder's choice
+    reads (retrieval/cpu.py), and any ISA cap set for the run."""
+    from retrieval.cpu import this_cpu
+
+    cpu = this_cpu()
+    return {"cpu": cpu.model, "cpu_flags": list(cpu.flags), "isa_limit": cpu.isa_limit,
+            "cores": os.cpu_count(), "python": platform.python_version()}  # fmt: skip
 
 
 def write_result(name: str, payload: dict) -> Path:
@@ -60,3 +58,21 @@ def xquad_corpus(settings, limit: int = 0):
     corpus = EvalCorpus(embedder, settings.cache_path, settings.chunking)
     corpus.add(docs)
     return corpus, len(docs), th_items, en_items
+
+
+def sample_release_passages() -> tuple[list, list[str]]:
+    """The bundled sample's releases (by id) and all their passages exactly as `prakat
+    index rebuild` embeds them (title header + 128-token chunk), in that order."""
+    from corpus.loader import load_releases
+    from retrieval.chunking import ChunkingConfig, chunk_document
+    from retrieval.embedder import Embedder, EmbedderConfig
+    from retrieval.indexer import embed_text
+
+    counter = Embedder(EmbedderConfig(backend="torch", precision="fp32")).load()
+    docs, _ = load_releases([ROOT / "corpus" / "sample"])
+    ordered = sorted(docs.values(), key=lambda d: d.doc_id)
+    passages: list[str] = []
+    for doc in ordered:
+        for chunk in chunk_document(doc, counter.count_tokens, ChunkingConfig()):
+            passages.append(embed_text(doc, chunk.text))
+    return ordered, passages

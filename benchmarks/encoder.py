@@ -20,21 +20,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, median, write_result
+from common import median, sample_release_passages, write_result
 
 
 def sample_passages(limit: int) -> list[str]:
-    from corpus.loader import load_releases
-    from retrieval.chunking import ChunkingConfig, chunk_document
-    from retrieval.embedder import Embedder, EmbedderConfig
-    from retrieval.indexer import embed_text
-
-    counter = Embedder(EmbedderConfig(precision="fp32")).load()
-    docs, _ = load_releases([ROOT / "corpus" / "sample"])
-    texts: list[str] = []
-    for doc in sorted(docs.values(), key=lambda d: d.doc_id):
-        for chunk in chunk_document(doc, counter.count_tokens, ChunkingConfig()):
-            texts.append(embed_text(doc, chunk.text))
+    _, texts = sample_release_passages()
     step = max(1, len(texts) // limit)  # spread over the corpus, not its first releases
     return texts[::step][:limit]
 
@@ -108,8 +98,8 @@ def main() -> None:
         "--precisions",
         default=None,
         help="fp32, bf16 (torch), openvino-fp32, openvino-bf16, openvino-int8 (product options), "
-        "onnx-int8 (a measured candidate); default: all five product options on a CPU, torch "
-        "on a GPU",
+        "auto (what the product chooses on this machine), onnx-int8 (a measured candidate); "
+        "default: fp32, auto and the four others on a CPU, torch on a GPU",
     )
     parser.add_argument("--texts", type=Path, help="JSONL of passages ({'text': ...})")
     parser.add_argument("--limit", type=int, default=512, help="passages per run")
@@ -133,11 +123,13 @@ def main() -> None:
     all_texts = read_texts(args.texts) if args.texts else sample_passages(args.limit)
     texts = all_texts[: args.limit]
     on_cpu = args.device == "cpu"
-    cpu_options = "fp32,bf16,openvino-fp32,openvino-bf16,openvino-int8"
+    cpu_options = "fp32,auto,bf16,openvino-fp32,openvino-bf16,openvino-int8"
     precisions = (args.precisions or (cpu_options if on_cpu else "fp32,bf16")).split(",")
     embedders = {}
     for p in precisions:
-        if p != "onnx-int8":
+        if p == "auto":
+            embedders[p] = Embedder(config).load()
+        elif p != "onnx-int8":
             backend, precision = p.split("-", 1) if "-" in p else ("torch", p)
             embedders[p] = Embedder(replace(config, backend=backend, precision=precision)).load()
     if "onnx-int8" in precisions:
@@ -165,6 +157,7 @@ def main() -> None:
     base = median(rates[precisions[0]])
     result = {
         "device": args.device,
+        "auto": embedders["auto"].encoder["served"] if "auto" in embedders else None,
         "passages": len(texts),
         "tokens": tokens,
         "batch_size": config.batch_size or "auto",

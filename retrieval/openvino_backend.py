@@ -31,10 +31,13 @@ import numpy as np
 import openvino as ov
 import torch
 
+from retrieval.model_install import files_stamp, versions
+
 log = logging.getLogger(__name__)
 CALIBRATION = Path(__file__).with_name("calibration.jsonl")
 MARKER = "prakat-ir.json"  # names the model a converted copy belongs to
-INT8_RECIPE = 2  # bump when _quantize changes: a new int8 copy is made
+INT8_RECIPE = 3  # bump when _quantize changes: a new int8 copy is made
+CONVERTERS = ("torch", "transformers")  # their versions trace the network
 # Small inputs (a question, an answer's candidate sentences: up to PAD_UP_TO tokens in
 # all) are padded to a multiple of LENGTH_STEP tokens, so that their shapes recur and
 # find their compiled kernels in OpenVINO's runtime cache (RUNTIME_CACHE shapes): a
@@ -57,14 +60,9 @@ def core() -> ov.Core:
 
 def ir_dir(cache_dir: str | Path, model_id: str, source: str = "") -> Path:
     """Where the converted network of ``model_id`` lives: a new folder whenever the
-    OpenVINO version or the model's weight files (size, time) change."""
-    stamp = []
-    if source and Path(source).is_dir():
-        for f in sorted(Path(source).rglob("*")):
-            if f.suffix in (".safetensors", ".bin", ".json") and f.is_file():
-                st = f.stat()
-                stamp.append(f"{f.relative_to(source)}:{st.st_size}:{st.st_mtime_ns}")
-    raw = "|".join([model_id, ov.__version__, *stamp])
+    versions that trace and convert it or the model's weight files (size, time) change."""
+    built = [f"{k}={v}" for k, v in versions(CONVERTERS).items()]
+    raw = "|".join([model_id, ov.__version__, *built, *files_stamp(source)])
     key = hashlib.sha256(raw.encode()).hexdigest()[:16]
     return Path(os.path.expanduser(str(cache_dir))) / "openvino" / key
 
@@ -144,9 +142,9 @@ def calibration_batches(tokenizer, prompts: dict[str, str], batch_size: int = 8)
 
 
 def _quantize(source: Path, tokenizer, prompts: dict[str, str], target: Path) -> None:
-    """Post-training int8 quantisation of the IR at ``source`` into ``target`` (atomic).
-    The symmetric ("performance") preset measured faster than "mixed" here (8,708 vs
-    8,151 tokens/s) at the same agreement with fp32 (scratch runs, docs/performance.md)."""
+    """Post-training int8 quantisation of the IR at ``source`` into ``target`` (atomic):
+    the linear layers' weights and inputs, symmetric ("performance" preset: faster
+    than "mixed" at the same agreement with fp32, docs/performance.md)."""
     import nncf
 
     nncf.set_log_level(logging.WARNING)  # not a line per layer
@@ -158,9 +156,13 @@ def _quantize(source: Path, tokenizer, prompts: dict[str, str], target: Path) ->
         model_type=nncf.ModelType.TRANSFORMER,
         preset=nncf.QuantizationPreset.PERFORMANCE,
         subset_size=len(batches),  # all of them
-        # the word-embedding table stays fp16: quantised, the CPU plugin unpacks it to
-        # fp32 when compiling (+300 MB of memory, +0.9 s of start-up)
-        ignored_scope=nncf.IgnoredScope(types=["Gather"], validate=False),
+        # The word-embedding table stays fp16: quantised, the CPU plugin unpacks it to
+        # fp32 when compiling (+300 MB of memory, +0.9 s of start-up). The attention's
+        # query and key stay unquantised: their int8 product is damaged on CPUs without
+        # VNNI, and gains nothing measurable with it (docs/performance.md).
+        ignored_scope=nncf.IgnoredScope(
+            types=["Gather", "ScaledDotProductAttention"], validate=False
+        ),
         fast_bias_correction=True,
     )
     _save_atomically(network, target)
@@ -175,6 +177,13 @@ def int8_dir(folder: Path) -> Path:
     return folder / f"int8-{hashlib.sha256(raw).hexdigest()[:12]}"
 
 
+def copy_folder(st_model, precision: str, cache_dir: str | Path, model_id: str) -> Path:
+    """Where ``attach`` finds (or makes) the network of ``precision`` for ``st_model``."""
+    source = getattr(st_model[0].model, "name_or_path", "")
+    converted = ir_dir(cache_dir, model_id, source)
+    return int8_dir(converted) if precision == "int8" else converted
+
+
 def attach(
     st_model,
     precision: str,
@@ -186,12 +195,13 @@ def attach(
 ) -> Path:
     """Make ``st_model`` (a SentenceTransformer whose first module is its Transformer)
     run its forward pass in OpenVINO; returns the folder of the network it runs. The
-    torch weights are dropped afterwards. ``precision`` is fp32, bf16 or int8 (the
-    layers int8 leaves alone run in bf16 where ``bf16`` says the CPU has it);
-    ``prompts`` ({"query": ..., "passage": ...}) shape int8's calibration texts."""
+    torch module it replaces is no longer referenced by ``st_model``. ``precision`` is
+    fp32, bf16 or int8 (the layers int8 leaves alone run in bf16 where ``bf16`` says the
+    CPU has it); ``prompts`` ({"query": ..., "passage": ...}) shape int8's calibration
+    texts."""
     transformer = st_model[0]
     hf_model = transformer.model
-    folder = converted = ir_dir(cache_dir, model_id, getattr(hf_model, "name_or_path", ""))
+    folder = converted = copy_folder(st_model, "fp32", cache_dir, model_id)
     if not (converted / "model.xml").exists():
         _convert(hf_model, st_model.tokenizer, converted, model_id)
         for old in prune(converted, model_id):
