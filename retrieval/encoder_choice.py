@@ -106,14 +106,14 @@ def options(
 def reason(option: Option, cpu: CpuKind, configured: bool) -> str:
     """Why ``option`` serves, in a clause."""
     if configured:
-        return "as configured (embedding.backend / embedding.precision)"
+        return "as configured in embedding.backend and embedding.precision"
     if option.precision == "int8":
-        return "the CPU has VNNI or AMX: int8 products are exact and fastest"
+        return "the CPU has VNNI or AMX: int8 is exact and fastest here"
     if option.precision == "bf16":
-        return "no VNNI or AMX (int8 would be slower), bf16 arithmetic"
+        return "no VNNI or AMX, so int8 would be slower; bf16 arithmetic is native"
     if option.backend == "openvino":
-        return "no VNNI, AMX or bf16 arithmetic (int8 would be slower than fp32)"
-    return "the unquantised model (OpenVINO not installed, or no faster copy passed)"
+        return "no VNNI, AMX or bf16 arithmetic: int8 would be slower than fp32"
+    return "the unquantised model: OpenVINO is not installed or no faster copy passed"
 
 
 def check_texts() -> list[tuple[str, str]]:
