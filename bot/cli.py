@@ -525,10 +525,18 @@ def eval_options(func):
         help="Also index the releases under DIR, as a haystack.",
     )(func)
     func = click.option("--k", "k", type=click.IntRange(1, 50), default=10, show_default=True)(func)
+    func = click.option(
+        "--answers",
+        "answers_path",
+        type=click.Path(dir_okay=False, writable=True),
+        help="Also write each question's ranking and answer to this file (JSON lines), "
+        "to compare two runs.",
+    )(func)
     return func
 
 
-def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, as_json: bool):
+def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, as_json: bool,
+             answers_path: str | None = None):  # fmt: skip
     from corpus.loader import load_releases
     from retrieval.evaluate import EvalCorpus, evaluate
 
@@ -543,10 +551,15 @@ def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, a
             corpus.add(extra.values(), progress)
         progress.close()
         searcher = corpus.searcher(rt.settings.search)
-        metrics = evaluate(searcher, items, k=k, progress=lambda n: progress("ask", n, len(items)))
+        outcomes: list[dict] = []
+        metrics = evaluate(searcher, items, k=k, progress=lambda n: progress("ask", n, len(items)),
+                           record=outcomes.append if answers_path else None)  # fmt: skip
     finally:
         progress.close()
         corpus.close()
+    if answers_path:
+        with open(answers_path, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(o, ensure_ascii=False) + "\n" for o in outcomes)
     if as_json:
         click.echo(json.dumps(metrics))
     else:
@@ -562,7 +575,7 @@ def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, a
 @eval_options
 @click.pass_context
 @handle_errors
-def eval_squad(ctx, contexts, questions, k, distractors, as_json) -> None:
+def eval_squad(ctx, contexts, questions, k, distractors, as_json, answers_path) -> None:
     """Recall@1/5/10, MRR@10 and answer-sentence hit rate on a SQuAD v1.1 set.
 
     \b
@@ -572,7 +585,7 @@ def eval_squad(ctx, contexts, questions, k, distractors, as_json) -> None:
     from retrieval.evaluate import load_squad
 
     docs, items = load_squad(contexts, questions)
-    run_eval(ctx, docs, items, k, distractors, as_json)
+    run_eval(ctx, docs, items, k, distractors, as_json, answers_path)
 
 
 @eval_group.command("iapp")
@@ -581,17 +594,18 @@ def eval_squad(ctx, contexts, questions, k, distractors, as_json) -> None:
 @eval_options
 @click.pass_context
 @handle_errors
-def eval_iapp(ctx, path, k, distractors, as_json) -> None:
+def eval_iapp(ctx, path, k, distractors, as_json, answers_path) -> None:
     """The same metrics on the iApp Wiki QA format (distinct contexts are the passages).
 
     \b
     Example:
       prakat eval iapp --file ../shared/data/iapp-wiki-qa/valid.jsonl
+      prakat eval iapp --file valid.jsonl --answers before.jsonl
     """
     from retrieval.evaluate import load_iapp
 
     docs, items = load_iapp(path)
-    run_eval(ctx, docs, items, k, distractors, as_json)
+    run_eval(ctx, docs, items, k, distractors, as_json, answers_path)
 
 
 @cli.command()

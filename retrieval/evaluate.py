@@ -105,16 +105,22 @@ def evaluate(
     k: int = 10,
     answers: bool = True,
     progress: Callable[[int], None] | None = None,
+    record: Callable[[dict], None] | None = None,
 ) -> dict[str, float]:
-    """recall@1/5/10, mrr@10 of the gold passage, and the answer-sentence hit rate."""
+    """recall@1/5/10, mrr@10 of the gold passage, and the answer-sentence hit rate.
+    ``record`` gets each question's outcome (``outcome``), to compare two runs by."""
     ranks: list[int | None] = []
     answer_hits = 0
     for item in items:
         answer = searcher.search(item.question, k=max(3 * k, 30), with_sentence=answers)
         order = list(dict.fromkeys(h.document.doc_id for h in answer.hits))[:k]
         ranks.append(order.index(item.gold_doc) + 1 if item.gold_doc in order else None)
-        if answer.sentence and any(_norm(a) in _norm(answer.sentence.text) for a in item.answers):
-            answer_hits += 1
+        hit = bool(answer.sentence) and any(
+            _norm(a) in _norm(answer.sentence.text) for a in item.answers
+        )
+        answer_hits += hit
+        if record:
+            record(outcome(item, order, answer, hit))
         if progress:
             progress(1)
     n = len(items)
@@ -126,6 +132,15 @@ def evaluate(
     hit_rate = round(answer_hits / n, 4) if n else 0.0
     return {"n": n, "recall@1": recall(1), "recall@5": recall(5), "recall@10": recall(10),
             "mrr@10": round(mrr, 4), "answer_hit": hit_rate}  # fmt: skip
+
+
+def outcome(item: EvalItem, order: list[str], answer, hit: bool) -> dict:
+    """One question's result: the releases ranked, the gold one's rank, the answer."""
+    sentence = answer.sentence
+    return {"qid": item.qid, "gold": item.gold_doc,
+            "rank": order.index(item.gold_doc) + 1 if item.gold_doc in order else None,
+            "ranked": order, "answer": sentence.text if sentence else None,
+            "answer_doc": sentence.doc_id if sentence else None, "answer_hit": hit}  # fmt: skip
 
 
 class EvalCorpus:

@@ -17,12 +17,14 @@ committed ``calibration.jsonl``): 1.5x bf16 here.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -150,21 +152,24 @@ def _quantize(source: Path, tokenizer, prompts: dict[str, str], target: Path) ->
     nncf.set_log_level(logging.WARNING)  # not a line per layer
     log.warning("making the int8 copy of the embedding model (once, about a minute)")
     batches = calibration_batches(tokenizer, prompts)
-    network = nncf.quantize(
-        core().read_model(str(source / "model.xml")),
-        nncf.Dataset(batches),
-        model_type=nncf.ModelType.TRANSFORMER,
-        preset=nncf.QuantizationPreset.PERFORMANCE,
-        subset_size=len(batches),  # all of them
-        # The word-embedding table stays fp16: quantised, the CPU plugin unpacks it to
-        # fp32 when compiling (+300 MB of memory, +0.9 s of start-up). The attention's
-        # query and key stay unquantised: their int8 product is damaged on CPUs without
-        # VNNI, and gains nothing measurable with it (docs/performance.md).
-        ignored_scope=nncf.IgnoredScope(
-            types=["Gather", "ScaledDotProductAttention"], validate=False
-        ),
-        fast_bias_correction=True,
-    )
+    # NNCF's progress bars print to stdout, where `--json` output goes: stderr instead
+    with contextlib.redirect_stdout(sys.stderr):
+        network = nncf.quantize(
+            core().read_model(str(source / "model.xml")),
+            nncf.Dataset(batches),
+            model_type=nncf.ModelType.TRANSFORMER,
+            preset=nncf.QuantizationPreset.PERFORMANCE,
+            subset_size=len(batches),  # all of them
+            # The word-embedding table stays fp16: quantised, the CPU plugin unpacks it
+            # to fp32 when compiling (+300 MB of memory, +0.9 s of start-up). The
+            # attention's query and key stay unquantised: their int8 product is damaged
+            # on CPUs without VNNI, and gains nothing measurable with it
+            # (docs/performance.md).
+            ignored_scope=nncf.IgnoredScope(
+                types=["Gather", "ScaledDotProductAttention"], validate=False
+            ),
+            fast_bias_correction=True,
+        )
     _save_atomically(network, target)
 
 

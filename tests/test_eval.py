@@ -44,15 +44,22 @@ def test_eval_squad_cross_lingual_json(tmp_path, env):
     th.write_text(json.dumps(squad("th"), ensure_ascii=False), encoding="utf-8")
     en.write_text(json.dumps(squad("en")), encoding="utf-8")
     for questions in (th, en):
+        dump = tmp_path / f"answers-{questions.stem}.jsonl"
         result = CliRunner().invoke(
-            cli, ["eval", "squad", "--contexts", str(th), "--questions", str(questions), "--json"],
+            cli, ["eval", "squad", "--contexts", str(th), "--questions", str(questions), "--json",
+                  "--answers", str(dump)],
             env=env, catch_exceptions=False,
         )  # fmt: skip
-        metrics = json.loads(result.output)
+        metrics = json.loads(result.stdout)  # stderr: a first run's int8 progress bars
         assert set(metrics) == {"n", "recall@1", "recall@5", "recall@10", "mrr@10", "answer_hit"}
         assert metrics["n"] == 3
         assert metrics["recall@1"] == 1.0 and metrics["mrr@10"] == 1.0
         assert metrics["answer_hit"] == 1.0
+        outcomes = [json.loads(line) for line in dump.read_text(encoding="utf-8").splitlines()]
+        assert [o["qid"] for o in outcomes] == ["q0", "q1", "q2"]
+        for o in outcomes:
+            assert o["rank"] == 1 and o["ranked"][0] == o["gold"] == o["answer_doc"]
+            assert o["answer_hit"] and o["answer"]
     assert not (tmp_path / "data" / "index.faiss").exists()  # the user's index is untouched
 
 
