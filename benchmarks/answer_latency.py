@@ -39,10 +39,10 @@ def main() -> None:
     if not (BENCH / "index.faiss").exists():
         sys.exit("needs data/bench (python benchmarks/scale.py prepare)")
 
-    from retrieval import search as search_module
-    from retrieval.search import Searcher
-    from retrieval.text import whole_sentence_units
-    from retrieval.vector_index import VectorIndex
+    from retrieval.index.vector_index import VectorIndex
+    from retrieval.ranking import search as search_module
+    from retrieval.ranking.search import Searcher
+    from retrieval.text.sentences import whole_sentence_units
 
     settings, store, cache, embedder, _ = open_parts()
     index, _ = VectorIndex.load(

@@ -21,10 +21,10 @@ from answer_sentence import cached_embedding, sentence_words, weighted_overlap
 from common import SHARED, write_result
 
 from bot.settings import load_settings
-from retrieval.answer import choose_sentence, may_answer, sentences_to_embed
-from retrieval.embedder import Embedder
+from retrieval.encoder.embedder import Embedder
 from retrieval.evaluate import load_squad
-from retrieval.text import ANSWER_BOUNDARY, answer_spans, sentence_spans
+from retrieval.ranking.answer import choose_sentence, may_answer, sentences_to_embed
+from retrieval.text.sentences import ANSWER_BOUNDARY, answer_spans, sentence_spans
 
 MARGINS = [0.0, 0.3, 0.2, 0.15, 0.1, 0.05]  # 0: off (every candidate embedded)
 

@@ -22,11 +22,13 @@ from common import SHARED, write_result
 from tokenizers import Tokenizer
 
 from bot.settings import load_settings
-from retrieval.answer import OVERLAP_WEIGHT, choose_sentence, overlap_scores
-from retrieval.embedder import Embedder
+from retrieval.encoder.embedder import Embedder
 from retrieval.evaluate import load_squad
-from retrieval.search import query_terms
-from retrieval.text import normalise_query, sentence_spans, word_tokens
+from retrieval.ranking.answer import OVERLAP_WEIGHT, choose_sentence, overlap_scores
+from retrieval.ranking.search import query_terms
+from retrieval.text.normalise import normalise_query
+from retrieval.text.sentences import sentence_spans
+from retrieval.text.words import word_tokens
 
 VARIANTS = {
     "cosine": {"residual": False, "types": False},

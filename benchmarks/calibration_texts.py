@@ -1,4 +1,4 @@
-"""Write retrieval/calibration.jsonl: the texts OpenVINO int8 quantisation calibrates on.
+"""Write retrieval/encoder/calibration.jsonl: the texts OpenVINO int8 quantisation calibrates on.
 
     python benchmarks/calibration_texts.py
 
@@ -37,7 +37,7 @@ def main() -> None:
                 english.append(name.strip())
     step = max(1, len(english) // ENGLISH_QUERIES)
     rows += [{"kind": "query", "text": t} for t in english[::step][:ENGLISH_QUERIES]]
-    out = ROOT / "retrieval" / "calibration.jsonl"
+    out = ROOT / "retrieval" / "encoder" / "calibration.jsonl"
     with out.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -1,11 +1,11 @@
-"""Write retrieval/centres.jsonl: the texts each language's centre is the mean of.
+"""Write retrieval/ranking/centres.jsonl: the texts each language's centre is the mean of.
 
     python benchmarks/centre_texts.py
 
 An English question sits closer to English text than to the same content in Thai:
 the model's vectors carry their language. `search.centring` takes each language's
 mean direction out of the question and the passages before comparing them
-(retrieval/centres.py). The means come from these texts, embedded once per model:
+(retrieval/ranking/centres.py). The means come from these texts, embedded once per model:
 English release titles asked as questions, and passages of Thai and of English
 releases exactly as `prakat index rebuild` embeds them (title header + 128-token
 chunk). They are real releases from ../shared/data/thaigov, the 5,000 after the
@@ -33,9 +33,9 @@ def spread(items: list, n: int) -> list:
 
 def main() -> None:
     from corpus.loader import load_releases
-    from retrieval.chunking import ChunkingConfig, chunk_document, embed_text
-    from retrieval.embedder import Embedder, EmbedderConfig
-    from retrieval.text import mostly_thai
+    from retrieval.encoder.embedder import Embedder, EmbedderConfig
+    from retrieval.text.chunking import ChunkingConfig, chunk_document, embed_text
+    from retrieval.text.normalise import mostly_thai
 
     haystack = sample(5000, Path("data/eval/thaigov-5000"))
     wider = sample(10000, Path("data/eval/thaigov-10000"))
@@ -59,7 +59,7 @@ def main() -> None:
     rows = [{"kind": "query", "lang": "en", "text": d.title} for d in spread(english, QUERIES)]
     rows += [{"kind": "passage", "lang": "th", "text": t} for t in passages(thai)]
     rows += [{"kind": "passage", "lang": "en", "text": t} for t in passages(english)]
-    out = ROOT / "retrieval" / "centres.jsonl"
+    out = ROOT / "retrieval" / "ranking" / "centres.jsonl"
     with out.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")

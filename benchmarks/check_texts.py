@@ -1,10 +1,10 @@
-"""Write retrieval/check_texts.jsonl: the texts every encoder copy is checked on before
-it serves (retrieval/encoder_choice.py).
+"""Write retrieval/encoder/check_texts.jsonl: the texts every encoder copy is checked on before
+it serves (retrieval/encoder/choice.py).
 
     python benchmarks/check_texts.py
 
 Release passages of the bundled sample exactly as `prakat index rebuild` embeds them,
-taken between the ones int8 calibrates on (retrieval/calibration.jsonl), so that the
+taken between the ones int8 calibrates on (retrieval/encoder/calibration.jsonl), so that the
 check is not the calibration; whole releases (past the model's 512-token limit); and
 written texts of the kinds that have broken encoders: full-width letters and digits,
 Thai digits, numbers and dates, one-word and mixed-script questions. The file is
@@ -44,13 +44,13 @@ WRITTEN = [
 
 
 def main() -> None:
-    from retrieval.embedder import Embedder, EmbedderConfig
-    from retrieval.indexer import embed_text
+    from retrieval.encoder.embedder import Embedder, EmbedderConfig
+    from retrieval.index.indexer import embed_text
 
     ordered, passages = sample_release_passages()
+    calibration_file = ROOT / "retrieval" / "encoder" / "calibration.jsonl"
     calibration = {
-        json.loads(line)["text"]
-        for line in (ROOT / "retrieval" / "calibration.jsonl").read_text("utf-8").splitlines()
+        json.loads(line)["text"] for line in calibration_file.read_text("utf-8").splitlines()
     }
     step = len(passages) // PASSAGES
     picked = [p for p in passages[step // 2 :: step] if p not in calibration][:PASSAGES]
@@ -60,7 +60,7 @@ def main() -> None:
     for doc in (english[0], thai[len(thai) // 3], thai[2 * len(thai) // 3])[:LONG]:
         rows.append({"kind": "passage", "text": embed_text(doc, doc.text)})
     rows += [{"kind": kind, "text": text} for kind, text in WRITTEN]
-    out = ROOT / "retrieval" / "check_texts.jsonl"
+    out = ROOT / "retrieval" / "encoder" / "check_texts.jsonl"
     with out.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -19,8 +19,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def machine() -> dict:
     """The machine a figure was measured on: the CPU with the flags the encoder's choice
-    reads (retrieval/cpu.py), and any ISA cap set for the run."""
-    from retrieval.cpu import this_cpu
+    reads (retrieval/encoder/cpu.py), and any ISA cap set for the run."""
+    from retrieval.encoder.cpu import this_cpu
 
     cpu = this_cpu()
     return {"cpu": cpu.model, "cpu_flags": list(cpu.flags), "isa_limit": cpu.isa_limit,
@@ -45,7 +45,7 @@ def xquad_corpus(settings, limit: int = 0):
     """XQuAD-th's 240 Thai paragraphs indexed by the product's own pipeline in a
     throwaway corpus (sharing the embedding cache of ``settings``), with its Thai and
     English questions (the first ``limit`` of each, or all): (corpus, paragraphs, th, en)."""
-    from retrieval.embedder import Embedder
+    from retrieval.encoder.embedder import Embedder
     from retrieval.evaluate import EvalCorpus, load_squad
 
     xquad = SHARED / "xquad"
@@ -64,9 +64,9 @@ def sample_release_passages() -> tuple[list, list[str]]:
     """The bundled sample's releases (by id) and all their passages exactly as `prakat
     index rebuild` embeds them (title header + 128-token chunk), in that order."""
     from corpus.loader import load_releases
-    from retrieval.chunking import ChunkingConfig, chunk_document
-    from retrieval.embedder import Embedder, EmbedderConfig
-    from retrieval.indexer import embed_text
+    from retrieval.encoder.embedder import Embedder, EmbedderConfig
+    from retrieval.index.indexer import embed_text
+    from retrieval.text.chunking import ChunkingConfig, chunk_document
 
     counter = Embedder(EmbedderConfig(backend="torch", precision="fp32")).load()
     docs, _ = load_releases([ROOT / "corpus" / "sample"])

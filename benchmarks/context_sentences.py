@@ -29,12 +29,12 @@ from answer_sentence import cached_embedding, sentence_words, weighted_overlap
 from common import SHARED, write_result
 
 from bot.settings import load_settings
-from retrieval.answer import choose_sentence
-from retrieval.chunking import chunk_document
-from retrieval.embedder import Embedder
+from retrieval.encoder.embedder import Embedder
 from retrieval.evaluate import load_squad
-from retrieval.indexer import embed_text
-from retrieval.text import ANSWER_BOUNDARY, answer_spans, sentence_spans
+from retrieval.index.indexer import embed_text
+from retrieval.ranking.answer import choose_sentence
+from retrieval.text.chunking import chunk_document
+from retrieval.text.sentences import ANSWER_BOUNDARY, answer_spans, sentence_spans
 
 
 def unit(v: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.model_install import (  # noqa: E402
+from retrieval.encoder.model_install import (  # noqa: E402
     _Q4_BLOCK,
     bundled_model_file,
     default_model_dir,

@@ -110,8 +110,8 @@ def main() -> None:
     parser.add_argument("--name", default=None, help="result name (default encoder_<device>)")
     args = parser.parse_args()
 
-    from retrieval.embedder import Embedder, EmbedderConfig
-    from retrieval.model_install import install_default_model
+    from retrieval.encoder.embedder import Embedder, EmbedderConfig
+    from retrieval.encoder.model_install import install_default_model
 
     config = EmbedderConfig(device=args.device)
     if args.batch_size:

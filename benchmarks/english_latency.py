@@ -38,9 +38,9 @@ def main() -> None:
         sys.exit("needs ../shared/data/xquad and data/bench (python benchmarks/scale.py prepare)")
 
     from retrieval.evaluate import load_squad
-    from retrieval.search import Searcher
-    from retrieval.text import mostly_thai
-    from retrieval.vector_index import VectorIndex
+    from retrieval.index.vector_index import VectorIndex
+    from retrieval.ranking.search import Searcher
+    from retrieval.text.normalise import mostly_thai
 
     settings, store, cache, embedder, _ = open_parts()
     index, _ = VectorIndex.load(

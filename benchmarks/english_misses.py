@@ -16,7 +16,7 @@ from thaigov_sample import sample
 
 from bot.settings import load_settings
 from corpus.loader import load_releases
-from retrieval.text import mostly_thai
+from retrieval.text.normalise import mostly_thai
 
 DISTRACTORS = 5000
 

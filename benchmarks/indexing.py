@@ -25,9 +25,9 @@ from common import ROOT, SHARED, write_result
 
 def open_indexer(data: Path, settings):
     from corpus.store import Store
-    from retrieval.embed_cache import EmbeddingCache
-    from retrieval.embedder import Embedder
-    from retrieval.indexer import Indexer
+    from retrieval.encoder.embedder import Embedder
+    from retrieval.index.embed_cache import EmbeddingCache
+    from retrieval.index.indexer import Indexer
 
     embedder = Embedder(settings.embedding).load()
     return Indexer(Store(data / "corpus.sqlite"), EmbeddingCache(data / "embeddings.sqlite"),

@@ -13,9 +13,9 @@ import numpy as np
 from common import SHARED, write_result
 
 from bot.settings import load_settings
-from retrieval.embedder import Embedder
+from retrieval.encoder.embedder import Embedder
 from retrieval.evaluate import load_squad
-from retrieval.text import normalise_query
+from retrieval.text.normalise import normalise_query
 
 
 def main() -> None:

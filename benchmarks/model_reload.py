@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=8)
     args = parser.parse_args()
 
-    from retrieval.embedder import Embedder, EmbedderConfig
+    from retrieval.encoder.embedder import Embedder, EmbedderConfig
 
     after, seconds = [], []
     for _ in range(args.loads):

@@ -20,9 +20,9 @@ from common import ROOT, write_result, xquad_corpus
 
 from bot.settings import load_settings
 from corpus.loader import iter_release_paths, load_path
-from retrieval.embedder import Embedder
+from retrieval.encoder.embedder import Embedder
 from retrieval.evaluate import EvalCorpus
-from retrieval.text import normalise_query
+from retrieval.text.normalise import normalise_query
 
 
 def top_cosines(corpus: EvalCorpus, embedder: Embedder, questions: list[str]) -> np.ndarray:

@@ -46,9 +46,9 @@ CACHE = ROOT / "data" / "embeddings.sqlite"
 def open_parts():
     from bot.settings import load_settings
     from corpus.store import Store
-    from retrieval.embed_cache import EmbeddingCache
-    from retrieval.embedder import Embedder
-    from retrieval.indexer import Indexer
+    from retrieval.encoder.embedder import Embedder
+    from retrieval.index.embed_cache import EmbeddingCache
+    from retrieval.index.indexer import Indexer
 
     settings = load_settings(str(ROOT / "config.yaml"))
     store = Store(BENCH / "corpus.sqlite")
@@ -101,7 +101,7 @@ def build(size: int, kind: str) -> dict:
     """Phase 1 (its own process): vectors, the index file, and the exact top 10 of
     every question's vector for the recall of approximate kinds."""
 
-    from retrieval.vector_index import VectorIndex
+    from retrieval.index.vector_index import VectorIndex
 
     settings, store, cache, embedder, _ = open_parts()
     rows = store.all_chunk_keys()
@@ -126,7 +126,7 @@ def exact_top10(store, embedder, ids: np.ndarray, vectors: np.ndarray) -> list[l
     """The ids of the 10 nearest ``vectors`` to each question, by exact search."""
     import faiss
 
-    from retrieval.text import normalise_query
+    from retrieval.text.normalise import normalise_query
 
     qs = questions(store)
     embedder.load()  # one question at a time, as served: batching would pad them
@@ -137,7 +137,7 @@ def exact_top10(store, embedder, ids: np.ndarray, vectors: np.ndarray) -> list[l
 
 def serve(size: int, kind: str, exact: list[list[int]], margins: list[float] | None = None) -> dict:
     """Phase 2 (a fresh process, as the bot): load the index and answer."""
-    from retrieval.vector_index import VectorIndex
+    from retrieval.index.vector_index import VectorIndex
 
     settings, store, cache, embedder, _ = open_parts()
     path = BENCH / f"scale-{size}-{kind}.faiss"
@@ -164,8 +164,8 @@ def measure(
     ``margins`` (values of ``search.answer_margin``), every question is answered under
     each in turn (the order alternating between questions), for a comparison within
     one run; the config's value (or the first) gives ``with_answer_*``."""
-    from retrieval.search import Searcher
-    from retrieval.text import normalise_query
+    from retrieval.ranking.search import Searcher
+    from retrieval.text.normalise import normalise_query
 
     embedder.load()
     # pinned, as the bot's searcher is (its own connection; term counts kept until a swap)

@@ -35,7 +35,7 @@ PARTS = {  # label: (where, method)
 
 
 def one_pass(settings, store, embedder, index, questions, common_postings: int) -> dict:
-    from retrieval.search import Searcher
+    from retrieval.ranking.search import Searcher
 
     config = replace(settings.search, min_score=0.0, common_postings=common_postings)
     searcher = Searcher(store, embedder, index, config, pinned=True)
@@ -73,7 +73,7 @@ def one_pass(settings, store, embedder, index, questions, common_postings: int) 
 
 
 def main() -> None:
-    from retrieval.vector_index import VectorIndex
+    from retrieval.index.vector_index import VectorIndex
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)

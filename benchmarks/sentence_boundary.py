@@ -25,14 +25,10 @@ from answer_sentence import cached_embedding, sentence_words, weighted_overlap
 from common import SHARED, write_result
 
 from bot.settings import load_settings
-from retrieval.answer import choose_sentence
-from retrieval.embedder import Embedder
+from retrieval.encoder.embedder import Embedder
 from retrieval.evaluate import load_squad
-from retrieval.text import (
-    ANSWER_BOUNDARY,
-    answer_spans,
-    sentence_spans,
-)
+from retrieval.ranking.answer import choose_sentence
+from retrieval.text.sentences import ANSWER_BOUNDARY, answer_spans, sentence_spans
 
 THRESHOLDS = [None, 0.55, 0.6, ANSWER_BOUNDARY, 0.7, 0.8]
 MERGE_LENGTHS = [60, 100]

@@ -18,7 +18,7 @@ import time
 from common import ROOT, write_result
 
 from corpus.loader import iter_release_paths, load_path
-from retrieval.text import _ABBREV_END, repair_segments, split_segments
+from retrieval.text.sentences import _ABBREV_END, repair_segments, split_segments
 
 
 def engines():

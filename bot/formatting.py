@@ -6,8 +6,9 @@ import html
 import re
 import textwrap
 
-from retrieval.search import Answer, Hit
-from retrieval.text import answer_spans, word_tokens
+from retrieval.ranking.search import Answer, Hit
+from retrieval.text.sentences import answer_spans
+from retrieval.text.words import word_tokens
 
 TELEGRAM_LIMIT = 4096
 NOT_FOUND_EN = "I could not find this in the announcements. Try rephrasing the question."

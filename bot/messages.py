@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.text import is_thai
+from retrieval.text.normalise import is_thai
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {

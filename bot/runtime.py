@@ -6,11 +6,11 @@ from functools import cached_property
 
 from bot.settings import Settings
 from corpus.store import Store
-from retrieval.embed_cache import EmbeddingCache
-from retrieval.embedder import Embedder
-from retrieval.indexer import Indexer
-from retrieval.search import Searcher
-from retrieval.vector_index import VectorIndex
+from retrieval.encoder.embedder import Embedder
+from retrieval.index.embed_cache import EmbeddingCache
+from retrieval.index.indexer import Indexer
+from retrieval.index.vector_index import VectorIndex
+from retrieval.ranking.search import Searcher
 
 
 class Runtime:

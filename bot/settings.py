@@ -9,10 +9,11 @@ from typing import Any
 
 import yaml
 
-from retrieval.chunking import ChunkingConfig
-from retrieval.embedder import BACKENDS, PRECISIONS, EmbedderConfig
-from retrieval.search import SearchConfig
-from retrieval.vector_index import INDEX_TYPES, IndexConfig
+from retrieval.encoder.choice import BACKENDS, PRECISIONS
+from retrieval.encoder.embedder import EmbedderConfig
+from retrieval.index.vector_index import INDEX_TYPES, IndexConfig
+from retrieval.ranking.search import SearchConfig
+from retrieval.text.chunking import ChunkingConfig
 
 DEFAULT_CONFIG = "config.yaml"
 

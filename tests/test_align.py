@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from retrieval.align import TokenStates, alignment, token_weights
+from retrieval.encoder.states import TokenStates
+from retrieval.ranking.align import alignment, token_weights
 
 
 def test_question_weights_leave_out_function_words_and_punctuation():

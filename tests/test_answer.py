@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from retrieval.answer import among_sentences, answer_side, may_answer, question_type
-from retrieval.text import word_tokens
+from retrieval.ranking.answer import among_sentences, answer_side, may_answer, question_type
+from retrieval.text.words import word_tokens
 
 
 @pytest.mark.parametrize(

@@ -290,7 +290,7 @@ def test_model_loads_in_the_background_from_the_start(tmp_path, model_cache):
     from bot.runtime import Runtime
     from bot.settings import load_settings
     from bot.telegram_app import Services
-    from retrieval.embedder import ModelNotAvailable
+    from retrieval.encoder.embedder import ModelNotAvailable
 
     env = {"PRAKAT_DATA_DIR": str(tmp_path / "data"), "PRAKAT_CACHE_DIR": str(model_cache)}
     svc = Services(load_settings(None, env=env), Runtime(load_settings(None, env=env)))

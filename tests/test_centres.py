@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from retrieval.centres import CENTRES_FILE, PARTS, language_centres
-from retrieval.embed_cache import EmbeddingCache
-from retrieval.text import mostly_thai, normalise_query
+from retrieval.index.embed_cache import EmbeddingCache
+from retrieval.ranking.centres import CENTRES_FILE, PARTS, language_centres
+from retrieval.text.normalise import mostly_thai, normalise_query
 
 QUERIES = ["Who chaired the ASEAN cybersecurity meeting?", "PM chairs alms-giving ceremony"]
 THAI = ["ประชุมรัฐมนตรีอาเซียนด้านไซเบอร์ (2021-10-07)\nผู้ช่วยรัฐมนตรีร่วมพิธีเปิดการประชุม",

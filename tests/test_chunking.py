@@ -4,17 +4,16 @@ import numpy as np
 
 from corpus.models import Document
 from corpus.release import parse_release
-from retrieval.chunking import ChunkingConfig, chunk_document
-from retrieval.text import (
+from retrieval.text.chunking import ChunkingConfig, chunk_document
+from retrieval.text.normalise import normalise
+from retrieval.text.sentences import (
     answer_spans,
-    index_words,
-    normalise,
     sentence_spans,
     split_sentences,
     whole_sentence_units,
     whole_sentences,
-    word_tokens,
 )
+from retrieval.text.words import index_words, word_tokens
 from tests.conftest import sample_file
 
 
@@ -165,7 +164,7 @@ def test_normalise_and_word_tokens():
 def test_crfcut_with_its_tokens_splits_as_crfcut_segment_does(monkeypatch):
     """The sentence splitter keeps crfcut's own tokens (to reuse them as BM25 words);
     its sentences must be crfcut.segment's, on real releases and an abbreviation case."""
-    import retrieval.text as text_mod
+    import retrieval.text.sentences as text_mod
 
     docs = [parse_release(sample_file(n).read_text(encoding="utf-8")) for n in ("46681", "46581")]
     texts = [d.text for d in docs] + ["พ.ศ. 2564 ครม. อนุมัติ! ประชาชนได้รับเงิน 5,000 บาท ทุกคน"]
@@ -182,25 +181,25 @@ def test_crfcut_with_its_tokens_splits_as_crfcut_segment_does(monkeypatch):
 
 def test_crf_features_are_crfcuts_own():
     """The faster feature builder gives the CRF exactly crfcut's features."""
-    import retrieval.text as text_mod
+    import retrieval.text.sentences as text_mod
 
     crfcut = text_mod._crfcut()
     doc = parse_release(sample_file("46681").read_text(encoding="utf-8"))
     pieces = [p for p in doc.text.split("\n") if text_mod.is_thai(p)] + ["ครับ", "นี้ ผม"]
     for piece in pieces:
-        toks = text_mod._newmm()(piece)
+        toks = text_mod.newmm()(piece)
         ours = text_mod._crf_features(toks, crfcut._ENDERS, crfcut._STARTERS)
         assert ours == crfcut._extract_features(toks)
     assert text_mod._crf_features([], crfcut._ENDERS, crfcut._STARTERS) == []
 
 
 def test_the_numpy_crf_labels_every_thai_paragraph_of_the_sample_as_crfcuts_tagger(tmp_path):
-    """retrieval/crf.py replaces crfcut's tagger where chunking labels sentences and
+    """retrieval/text/crf.py replaces crfcut's tagger where chunking labels sentences and
     where an answer is grouped into whole sentences: its labels must be the tagger's,
     and its probabilities of a sentence end its marginals, on every Thai paragraph of
     the bundled sample."""
-    import retrieval.text as text_mod
-    from retrieval import crf
+    import retrieval.text.sentences as text_mod
+    from retrieval.text import crf
     from tests.conftest import SAMPLE
 
     crfcut = text_mod._crfcut()
@@ -218,7 +217,7 @@ def test_the_numpy_crf_labels_every_thai_paragraph_of_the_sample_as_crfcuts_tagg
     differ = 0
     gap = 0.0
     for piece in pieces:
-        toks = text_mod._newmm()(piece)
+        toks = text_mod.newmm()(piece)
         if toks:
             scores = linear.scores(toks, enders, starters)
             ours = linear.best(scores)
@@ -236,7 +235,7 @@ def test_the_numpy_crf_labels_every_thai_paragraph_of_the_sample_as_crfcuts_tagg
 
 
 def test_chunk_words_are_the_word_tokens_of_each_chunk():
-    from retrieval.chunking import chunk_document_words
+    from retrieval.text.chunking import chunk_document_words
 
     doc = parse_release(sample_file("46681").read_text(encoding="utf-8"))
     doc = Document(doc.doc_id, doc.title, doc.date, doc.url, doc.lang, doc.text + "\n" + "ก" * 400)

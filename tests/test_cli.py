@@ -78,7 +78,7 @@ def test_end_to_end_add_ask_list_remove(env, amcc_dir):
 def test_status_tells_an_index_chunked_by_another_version(env, amcc_dir, monkeypatch):
     """A newer prakat chunks (or keeps) passages otherwise: `index status` says so, and
     `index rebuild` (or adding the releases again) brings them up to date."""
-    from retrieval import chunking
+    from retrieval.text import chunking
 
     run(env, "corpus", "add", str(amcc_dir))
     monkeypatch.setattr(chunking, "CHUNKER_VERSION", "a later one")

@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from retrieval import encoder_choice
-from retrieval.cpu import CpuKind, read_cpu, this_cpu
-from retrieval.embedder import Embedder, EmbedderConfig
-from retrieval.encoder_choice import REFERENCE, Option, auto_options, options
+from retrieval.encoder import choice
+from retrieval.encoder.choice import REFERENCE, Option, auto_options, options
+from retrieval.encoder.cpu import CpuKind, read_cpu, this_cpu
+from retrieval.encoder.embedder import Embedder, EmbedderConfig
 from tests.test_model_install import QUERIES, fixed_passages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +97,7 @@ def test_what_this_cpu_is_served_agrees_with_the_unquantised_model(embedder, ref
     assert embedder.encoder["served"] == first.name
     assert embedder.encoder["cpu"]["flags"] == list(this_cpu().flags)
     check = embedder.encoder["checks"][first.name]
-    assert check["passed"] and check["min_cosine"] >= encoder_choice.MIN_COSINE
+    assert check["passed"] and check["min_cosine"] >= choice.MIN_COSINE
     assert check["tokens_per_s"] > 0 and check["query_ms"] > 0
     low = cosines_to_reference(embedder, reference).min()
     assert low >= 0.995, f"{first.label}: lowest cosine {low:.4f}"
@@ -155,7 +155,7 @@ def test_without_vnni_auto_serves_fp32_and_int8_is_slow_but_not_damaged(
     encoder = report["encoder"]
     assert "OpenVINO int8 is slow on this CPU" in stderr
     assert encoder["served"] == "openvino-int8" and encoder["reason"].startswith("as configured")
-    assert encoder["checks"]["openvino-int8"]["min_cosine"] >= encoder_choice.MIN_COSINE
+    assert encoder["checks"]["openvino-int8"]["min_cosine"] >= choice.MIN_COSINE
 
 
 def damage(source: Path, target: Path) -> None:
@@ -163,7 +163,7 @@ def damage(source: Path, target: Path) -> None:
     scaled by 1.5."""
     import openvino as ov
 
-    from retrieval import openvino_backend
+    from retrieval.encoder import openvino_backend
 
     network = openvino_backend.core().read_model(str(source / "model.xml"))
     for op in network.get_ordered_ops():
@@ -180,12 +180,12 @@ def damage(source: Path, target: Path) -> None:
 def test_a_damaged_copy_is_not_served(model_cache, embedder, monkeypatch, caplog):
     import shutil
 
-    from retrieval import openvino_backend
+    from retrieval.encoder import openvino_backend
 
     monkeypatch.setattr(openvino_backend, "int8_dir", lambda folder: folder / "int8-damaged")
     monkeypatch.setattr(openvino_backend, "_quantize", lambda src, tok, p, dst: damage(src, dst))
     config = EmbedderConfig(cache_dir=str(model_cache), precision="int8")
-    record = encoder_choice.record_path(
+    record = choice.record_path(
         model_cache, embedder.signature, Embedder(config).resolve_model_path()
     )
     kept = record.read_bytes()
@@ -202,12 +202,12 @@ def test_a_damaged_copy_is_not_served(model_cache, embedder, monkeypatch, caplog
         for path, aside in real.items():
             aside.rename(path)
     refused = served.encoder["checks"]["openvino-int8"]
-    assert not refused["passed"] and refused["min_cosine"] < encoder_choice.MIN_COSINE
+    assert not refused["passed"] and refused["min_cosine"] < choice.MIN_COSINE
     assert "OpenVINO int8 is damaged on this CPU" in caplog.text
     fallback = [o for o in auto_options("cpu", this_cpu(), True) if o.precision != "int8"][0]
     assert (served.backend, served.precision) == (fallback.backend, fallback.precision)
     assert served.encoder["reason"].startswith("the configured OpenVINO int8 did not pass")
-    lines = encoder_choice.describe(served.encoder)
+    lines = choice.describe(served.encoder)
     assert any(line.startswith("Refused:   OpenVINO int8, lowest cosine") for line in lines)
 
 
@@ -215,15 +215,13 @@ def test_the_choice_is_kept_for_this_cpu_and_made_again_on_another(
     model_cache, embedder, monkeypatch
 ):
     measured = []
-    real = encoder_choice.measure
-    monkeypatch.setattr(
-        encoder_choice, "measure", lambda *a, **k: measured.append(1) or real(*a, **k)
-    )
+    real = choice.measure
+    monkeypatch.setattr(choice, "measure", lambda *a, **k: measured.append(1) or real(*a, **k))
     again = Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
     assert measured == [] and again.encoder == embedder.encoder  # served from the record
     here = this_cpu()
     other = CpuKind("moved", here.flags, here.isa_limit)  # the same cache on another machine
-    monkeypatch.setattr(encoder_choice, "this_cpu", lambda: other)
+    monkeypatch.setattr(choice, "this_cpu", lambda: other)
     moved = Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
     assert measured  # checked again on the other CPU
     assert (

@@ -15,7 +15,7 @@ from bot.formatting import (
 )
 from bot.messages import STRINGS, language_of, t
 from corpus.models import Chunk, Document
-from retrieval.search import Answer, AnswerSentence, Hit
+from retrieval.ranking.search import Answer, AnswerSentence, Hit
 
 TAG = re.compile(r"</?(b|i|u|a|code)\b[^>]*>")
 

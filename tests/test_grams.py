@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from retrieval.grams import gram_bm25
+from retrieval.text.grams import gram_bm25
 
 
 def test_grams_are_lower_case_runs_with_spaces_collapsed():
@@ -70,7 +70,7 @@ def test_thai_digits_in_a_passage_match_the_questions_arabic_ones():
 
 
 def test_gram_shares_are_each_texts_bm25_over_the_best_ones():
-    from retrieval.grams import gram_shares
+    from retrieval.text.grams import gram_shares
 
     texts = ["ฟอสซิลทีโนฟอรา", "ฟอสซิล", "ทะเล"]
     scores = gram_bm25("ซากฟอสซิลทีโนฟอรา", texts)

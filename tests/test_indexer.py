@@ -7,7 +7,7 @@ import pytest
 
 from corpus.loader import iter_release_paths, load_path
 from retrieval.errors import IndexCorrupt, IndexMismatch
-from retrieval.vector_index import VectorIndex
+from retrieval.index.vector_index import VectorIndex
 from tests.conftest import TEST_IDS
 
 
@@ -109,8 +109,8 @@ def test_each_passage_keeps_vectors_for_its_sentences_and_its_release_title(
     embedded text: the spans the answer's candidates have at question time, where
     crfcut cuts the passage alone (nearly all; a candidate whose span was not kept is
     embedded, tests/test_search.py). Each release's title is embedded alone too."""
-    from retrieval.chunking import passage_offset
-    from retrieval.text import sentence_spans
+    from retrieval.text.chunking import passage_offset
+    from retrieval.text.sentences import sentence_spans
 
     rt = runtime_factory(warm=False)
     rt.indexer.add_documents(load_all(amcc_dir))
@@ -133,7 +133,7 @@ def test_each_passage_keeps_vectors_for_its_sentences_and_its_release_title(
 
 
 def test_sentence_vectors_are_kept_in_int8_and_come_back_as_unit_vectors():
-    from retrieval.embed_cache import pack_int8, unpack_int8
+    from retrieval.index.embed_cache import pack_int8, unpack_int8
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(50, 384)).astype(np.float32)
@@ -185,7 +185,7 @@ def test_index_of_another_model_or_damaged_is_refused(tmp_path):
 def test_chunking_change_rechunks_on_rebuild(runtime_factory, amcc_dir, tmp_path):
     from dataclasses import replace
 
-    from retrieval.indexer import Indexer, embed_text
+    from retrieval.index.indexer import Indexer, embed_text
 
     rt = runtime_factory()
     rt.indexer.add_documents(load_all(amcc_dir))
@@ -214,8 +214,9 @@ def test_chunking_in_processes_gives_the_rows_a_thread_gives(runtime_factory, am
     the workers started for the first batch serve the next ones."""
     from dataclasses import replace
 
-    import retrieval.indexer as indexer_module
-    from retrieval.indexer import Indexer
+    import retrieval.index.indexer as indexer_module
+    from retrieval.index.indexer import Indexer
+    from retrieval.index.prepare import prepare_in_worker
 
     def rows(rt):  # passages, their cache keys and their BM25 words, by release
         out = []
@@ -252,7 +253,7 @@ def test_chunking_in_processes_gives_the_rows_a_thread_gives(runtime_factory, am
     assert len(rows(rt)) > len(TEST_IDS) and rows(rt) == rows(threaded)
     # the model tokens each worker counts are those of the embedding model's tokenizer
     docs = load_all(amcc_dir)
-    in_workers = list(indexer._process_pool(len(docs)).map(indexer_module._prepare_in_worker, docs))
+    in_workers = list(indexer._process_pool(len(docs)).map(prepare_in_worker, docs))
     indexer._stop_processes()
     in_thread = [indexer.prepare(d) for d in docs]
     for p, q in zip(in_workers, in_thread, strict=True):
@@ -274,9 +275,9 @@ def test_chunk_processes_hand_the_encoder_token_ids_and_the_vectors_are_the_same
     batches is in test_model_install.py)."""
     from dataclasses import replace
 
-    from retrieval import indexer as indexer_module
-    from retrieval.embed_cache import EmbeddingCache
-    from retrieval.indexer import Indexer
+    from retrieval.index import indexer as indexer_module
+    from retrieval.index.embed_cache import EmbeddingCache
+    from retrieval.index.indexer import Indexer
 
     monkeypatch.setattr(indexer_module, "MIN_DOCS_FOR_PROCESSES", 1)
     rt = runtime_factory(warm=False)
@@ -314,7 +315,7 @@ def test_auto_chunks_in_a_thread_beside_a_cpu_encoder(runtime_factory):
 
 
 def test_batches_grow_once_committing_costs_more_than_its_share():
-    from retrieval.indexer import COMMIT_SHARE, next_batch_size
+    from retrieval.index.indexer import COMMIT_SHARE, next_batch_size
 
     assert next_batch_size(0, 0.0, 0.0, 500) == 500  # nothing measured yet
     assert next_batch_size(500, 100.0, 0.0, 500) == 500  # nothing was committed
@@ -329,7 +330,7 @@ def test_batches_grow_once_committing_costs_more_than_its_share():
 def test_an_index_grown_past_the_threshold_by_adding_becomes_hnsw(runtime_factory, amcc_dir):
     from dataclasses import replace
 
-    from retrieval.indexer import Indexer
+    from retrieval.index.indexer import Indexer
 
     rt = runtime_factory()
     docs = load_all(amcc_dir)
@@ -356,7 +357,7 @@ def test_batch_size_auto_is_16_on_a_cpu_and_a_set_size_is_kept(embedder, tmp_pat
     from dataclasses import replace
 
     from bot.settings import SettingsError, load_settings
-    from retrieval.embedder import Embedder
+    from retrieval.encoder.embedder import Embedder
 
     assert embedder.config.batch_size == 0 and embedder.device == "cpu"
     assert embedder.batch_size == 16

@@ -12,18 +12,19 @@ import numpy as np
 import pytest
 
 from corpus.release import parse_release
-from retrieval import embedder as embedder_module
-from retrieval import text as text_module
-from retrieval.embedder import Embedder, EmbedderConfig, deferred_imports
-from retrieval.gc_pause import paused_gc
-from retrieval.model_install import (
+from retrieval.encoder import embedder as embedder_module
+from retrieval.encoder.embedder import Embedder, EmbedderConfig
+from retrieval.encoder.imports import deferred_imports
+from retrieval.encoder.model_install import (
     ModelInstallError,
     default_model_dir,
     dequantize_q4_0,
     install_default_model,
     read_e5_file,
 )
-from retrieval.text import split_sentences
+from retrieval.gc_pause import paused_gc
+from retrieval.text import sentences as text_module
+from retrieval.text.sentences import split_sentences
 from tests.conftest import sample_file
 
 QUERIES = [
@@ -106,7 +107,7 @@ def test_model_dirs_of_older_versions_get_the_special_token_list(model_cache, tm
 
     from transformers import AutoTokenizer
 
-    from retrieval.model_install import _upgrade
+    from retrieval.encoder.model_install import _upgrade
 
     source = default_model_dir(model_cache)
     config = json.loads((source / "tokenizer_config.json").read_text())
@@ -160,7 +161,7 @@ def test_openvino_copies_are_made_once_and_shared_by_threads(embedder, model_cac
     (How close each copy is to the unquantised model: tests/test_encoder_choice.py.)"""
     from concurrent.futures import ThreadPoolExecutor
 
-    from retrieval import encoder_choice, openvino_backend
+    from retrieval.encoder import choice, openvino_backend
 
     assert embedder.backend == "openvino"
     passages = fixed_passages()[:16]
@@ -177,7 +178,7 @@ def test_openvino_copies_are_made_once_and_shared_by_threads(embedder, model_cac
     made = [(f / "model.xml").stat().st_mtime_ns for f in copies]
     cores, real_core = [], openvino_backend.ov.Core
     monkeypatch.setattr(openvino_backend.ov, "Core", lambda: cores.append(1) or real_core())
-    monkeypatch.setattr(encoder_choice, "check_texts", lambda: pytest.fail("checked again"))
+    monkeypatch.setattr(choice, "check_texts", lambda: pytest.fail("checked again"))
     again = Embedder(EmbedderConfig(cache_dir=str(model_cache))).load()
     assert cores == []  # compiled by the process's one Core (openvino_backend.core)
     assert (again.backend, again.precision) == (embedder.backend, embedder.precision)
@@ -191,7 +192,7 @@ def test_small_inputs_are_padded_to_recurring_shapes_without_changing_them(embed
     of the unpadded input, and large indexing batches are not padded."""
     import torch
 
-    from retrieval import openvino_backend
+    from retrieval.encoder import openvino_backend
 
     encoder = embedder.model[0].model
     seen = []
@@ -235,7 +236,7 @@ def test_small_inputs_are_padded_to_recurring_shapes_without_changing_them(embed
 
 
 def test_int8_needs_openvino(model_cache):
-    from retrieval.embedder import Embedder, EmbedderConfig, ModelNotAvailable
+    from retrieval.encoder.embedder import Embedder, EmbedderConfig, ModelNotAvailable
 
     config = EmbedderConfig(cache_dir=str(model_cache), backend="torch", precision="int8")
     with pytest.raises(ModelNotAvailable, match="int8 needs embedding.backend openvino"):
@@ -245,8 +246,8 @@ def test_int8_needs_openvino(model_cache):
 def test_a_model_that_cannot_be_quantised_runs_unquantised_in_openvino(
     model_cache, monkeypatch, caplog
 ):
-    from retrieval import openvino_backend
-    from retrieval.embedder import Embedder, EmbedderConfig
+    from retrieval.encoder import openvino_backend
+    from retrieval.encoder.embedder import Embedder, EmbedderConfig
 
     def refuse(*args, **kwargs):
         raise RuntimeError("unsupported operation")
@@ -263,7 +264,7 @@ def test_a_model_that_cannot_be_quantised_runs_unquantised_in_openvino(
 
 def test_calibration_texts_are_release_passages_and_questions(embedder):
     """int8 calibrates on the committed texts with the model's own prompts."""
-    from retrieval.openvino_backend import calibration_batches
+    from retrieval.encoder.openvino_backend import calibration_batches
 
     prompts = {"query": "query: ", "passage": "passage: "}
     batches = calibration_batches(embedder.model.tokenizer, prompts)
@@ -279,7 +280,7 @@ def test_calibration_texts_are_release_passages_and_questions(embedder):
 
 
 def test_openvino_copy_is_made_again_when_the_model_files_change(tmp_path):
-    from retrieval.openvino_backend import ir_dir
+    from retrieval.encoder.openvino_backend import ir_dir
 
     model = tmp_path / "model"
     model.mkdir()
@@ -292,7 +293,7 @@ def test_openvino_copy_is_made_again_when_the_model_files_change(tmp_path):
 
 
 def test_outdated_openvino_copies_are_pruned_and_other_models_kept(tmp_path):
-    from retrieval.openvino_backend import MARKER, prune
+    from retrieval.encoder.openvino_backend import MARKER, prune
 
     root = tmp_path / "openvino"
     for name, owner in [("new", "m"), ("old", "m"), ("other", "x"), ("legacy", None)]:
@@ -328,7 +329,7 @@ def test_passages_given_as_ids_made_in_another_process_embed_as_their_texts(embe
     given texts."""
     import pickle
 
-    from retrieval.embedder import passage_inputs
+    from retrieval.encoder.tokens import passage_inputs
 
     passages = fixed_passages()[:6] + [" a ", "ประกาศ " * 700]  # spaces kept; cut at 512
     tokenizer_json = embedder.passage_tokenizer_json()
@@ -369,7 +370,7 @@ def test_sentence_vectors_are_the_mean_of_their_tokens_states_in_the_passages_pa
 
     import torch
 
-    from retrieval.embedder import span_rows
+    from retrieval.encoder.tokens import span_rows
 
     thai = "นายกรัฐมนตรีเป็นประธานการประชุม ครั้งที่ 6 ณ ทำเนียบรัฐบาล"
     english = "AMCC (6th) was chaired by H.E. Mrs. Josephine Teo. It met online."
@@ -527,7 +528,7 @@ def test_the_model_and_the_word_trie_load_with_the_collector_paused(model_cache,
 def test_sentence_transformers_imports_without_what_prakat_never_calls_and_still_works():
     code = (
         "import sys\n"
-        "from retrieval.embedder import import_sentence_transformer\n"
+        "from retrieval.encoder.imports import import_sentence_transformer\n"
         "import_sentence_transformer()\n"
         "print('sklearn.metrics' in sys.modules, 'scipy.optimize' in sys.modules)\n"
         "import numpy as np\n"

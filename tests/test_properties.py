@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from corpus.loader import load_bytes
 from corpus.models import Document, UnsupportedDocument
 from corpus.release import parse_release
-from retrieval.chunking import ChunkingConfig, chunk_document
-from retrieval.text import normalise, sentence_spans, word_tokens
+from retrieval.text.chunking import ChunkingConfig, chunk_document
+from retrieval.text.normalise import normalise
+from retrieval.text.sentences import sentence_spans
+from retrieval.text.words import word_tokens
 
 HOSTILE = (
     "กขคงจฉชซญดตถทนบปผพฟภมยรลวศสหอฮะาำเแโใไ"  # Thai letters

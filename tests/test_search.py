@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from corpus.loader import iter_release_paths, load_path
-from retrieval.chunking import embed_text
-from retrieval.text import answer_spans, sentence_spans, whole_sentences
+from retrieval.text.chunking import embed_text
+from retrieval.text.sentences import answer_spans, sentence_spans, whole_sentences
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_a_who_question_embeds_only_the_sentences_that_name_a_person(searcher):
     the answer is the one the full comparison gives."""
     from dataclasses import replace
 
-    from retrieval.answer import sentence_has_type
+    from retrieval.ranking.answer import sentence_has_type
 
     # the top passages' sentences, re-scored for an English question, are counted apart
     searcher.config = replace(searcher.config, sentence_passages=0)
@@ -96,8 +96,8 @@ def test_a_question_in_the_passages_script_is_answered_from_kept_sentence_vector
     over Thai text still embeds its candidates (pooled vectors choose worse across
     languages, docs/quality.md), even when the Thai text holds its words, and so does a
     question whose candidate spans were not all kept."""
-    from retrieval.search import query_terms
-    from retrieval.text import normalise_query
+    from retrieval.ranking.search import query_terms
+    from retrieval.text.normalise import normalise_query
 
     thai = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
     embedded = answer_and_embedded(searcher, thai, answer_margin=0.0)  # several candidates
@@ -129,7 +129,7 @@ def test_a_question_in_the_passages_script_is_answered_from_kept_sentence_vector
 
 
 def test_lexical_weight_trusts_bm25_for_thai_not_for_english_over_thai(searcher):
-    from retrieval.text import word_tokens
+    from retrieval.text.words import word_tokens
 
     thai = searcher.lexical_weight(word_tokens("การประชุมรัฐมนตรีอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์"))
     english = searcher.lexical_weight(
@@ -143,8 +143,8 @@ def test_question_words_are_not_search_terms(searcher):
     """Thai question words (as newmm cuts them) and English function words stay out of
     BM25 and the word overlap; a question word the corpus lacks (เมื่อใด) would count as
     unknown and pull the question's vocabulary coverage, and so BM25's weight, down."""
-    from retrieval.search import query_terms
-    from retrieval.text import word_tokens
+    from retrieval.ranking.search import query_terms
+    from retrieval.text.words import word_tokens
 
     question = "การประชุมรัฐมนตรีอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์ ครั้งที่ 6 จัดขึ้นเมื่อใด"
     terms = query_terms(question)
@@ -168,7 +168,7 @@ def test_pinned_searcher_remembers_term_counts_until_the_index_is_swapped(
     runtime_factory, amcc_dir
 ):
     from corpus.models import Document
-    from retrieval.search import Searcher
+    from retrieval.ranking.search import Searcher
 
     rt = runtime_factory()
     rt.indexer.add_documents([load_path(p) for p in iter_release_paths([amcc_dir])])
@@ -311,7 +311,8 @@ def test_bm25_past_its_budget_finds_by_the_rarest_words_and_scores_by_all(search
     the candidates it finds score exactly what all the words give them."""
     from dataclasses import replace
 
-    from retrieval.text import normalise_query, word_tokens
+    from retrieval.text.normalise import normalise_query
+    from retrieval.text.words import word_tokens
 
     question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
     terms = word_tokens(normalise_query(question))
@@ -345,8 +346,8 @@ def test_common_words_find_no_candidates_but_add_their_bm25(searcher):
     IDF is ~0, are not scored at all."""
     from dataclasses import replace
 
-    from retrieval.search import query_terms
-    from retrieval.text import normalise_query
+    from retrieval.ranking.search import query_terms
+    from retrieval.text.normalise import normalise_query
 
     question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6 ของอาเซียน"
     terms = query_terms(normalise_query(question))
@@ -383,7 +384,7 @@ def test_a_question_embeds_only_the_sentences_sharing_most_of_its_words(searcher
     """``search.answer_candidates``: a Thai question over Thai text embeds that many of
     the candidate sentences, those holding most of its words, and the answer stands; an
     English question over Thai text shares no words with it and embeds them all."""
-    from retrieval.text import word_tokens
+    from retrieval.text.words import word_tokens
 
     thai = "การประชุมรัฐมนตรีอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์ ครั้งที่ 6 จัดผ่านระบบอะไร"
     assert searcher.lexical_weight(word_tokens(thai)) > 0  # the corpus knows its words
@@ -412,7 +413,7 @@ def test_a_sentence_far_ahead_in_shared_words_is_chosen_without_embedding(search
 
 
 def test_sentences_to_embed_keeps_the_near_ones_and_counts_a_repeated_sentence_once():
-    from retrieval.answer import sentences_to_embed
+    from retrieval.ranking.answer import sentences_to_embed
 
     overlap = np.array([0.1, 0.5, 0.45, 0.5, 0.2, 0.36])
     texts = ["a", "b", "c", "b", "d", "e"]  # "b" in two passages
@@ -574,7 +575,7 @@ def test_an_english_questions_top_passages_gain_their_best_sentences_centred_cos
     Thai question embeds no sentence for this and scores as before."""
     from dataclasses import replace
 
-    from retrieval.align import alignment, token_weights
+    from retrieval.ranking.align import alignment, token_weights
 
     question = "who chaired the 6th AMCC?"
     embedded = texts_embedded(searcher, monkeypatch)
@@ -658,7 +659,7 @@ def test_only_the_passages_near_enough_to_overtake_the_first_are_rescored(search
 def test_a_repeated_sentence_is_shown_from_the_passage_holding_more_of_it():
     """A sentence repeated at the start of the next passage (overlap_sentences) is one
     candidate twice; the one whose whole sentence the passage holds most of is shown."""
-    from retrieval.search import _most_whole
+    from retrieval.ranking.search import _most_whole
 
     # (hit, start, end, whole sentence start, end): the clause at 40-60 of passage A,
     # whose whole sentence is 0-60, and at 0-20 of passage B, which begins with it
@@ -678,8 +679,8 @@ def test_a_question_over_text_in_the_other_script_adds_token_alignment_to_its_an
     answered as before, with no token states made."""
     from dataclasses import replace
 
-    from retrieval.align import alignment, token_weights
-    from retrieval.answer import topic_residual_scores
+    from retrieval.ranking.align import alignment, token_weights
+    from retrieval.ranking.answer import topic_residual_scores
 
     question = "who chaired the 6th AMCC?"
     searcher.config = replace(searcher.config, sentence_passages=0, answer_alignment=0.0)
@@ -801,8 +802,8 @@ def test_a_thai_questions_top_passages_gain_their_character_gram_bm25(searcher):
     before."""
     from dataclasses import replace
 
-    from retrieval.grams import gram_bm25
-    from retrieval.text import normalise_query
+    from retrieval.text.grams import gram_bm25
+    from retrieval.text.normalise import normalise_query
 
     question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
     searcher.config = replace(searcher.config, gram_weight=0.0)
@@ -884,8 +885,8 @@ def test_a_sentence_adds_its_share_of_the_questions_character_grams_among_them(s
     document frequencies from the sentences the answer is chosen from."""
     from dataclasses import replace
 
-    from retrieval.grams import gram_bm25
-    from retrieval.text import normalise_query
+    from retrieval.text.grams import gram_bm25
+    from retrieval.text.normalise import normalise_query
 
     question = normalise_query("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6")
     among = {t: set() for t in ["Josephine Teo เป็นประธานการประชุม", "ที่ประชุมหารือ", "อื่น"]}

@@ -4,9 +4,10 @@ import sqlite3
 
 import pytest
 
+from corpus.fulltext import fts_tokens
 from corpus.models import Chunk, Document, DocumentNotFound, StoreLocked
 from corpus.schema import CORPUS_MIGRATIONS
-from corpus.store import Store, fts_tokens
+from corpus.store import Store
 
 
 def doc(text="ข้อความ หนึ่ง", doc_id="1") -> Document:
@@ -35,7 +36,7 @@ def test_an_embedding_cache_of_the_first_layout_is_upgraded_with_its_vectors(tmp
     import numpy as np
 
     from corpus.schema import CACHE_MIGRATIONS, M001_CACHE
-    from retrieval.embed_cache import EmbeddingCache
+    from retrieval.index.embed_cache import EmbeddingCache
 
     path = tmp_path / "embeddings.sqlite"
     old = sqlite3.connect(path)

@@ -14,9 +14,9 @@ re-scoring of the top passages) and answer hit 0.610 -> 0.653 (the answer choice
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from retrieval.encoder.states import TokenStates
 
 # English function words: a question's "who", "the", "of" align with anything
 STOP = frozenset(
@@ -24,15 +24,6 @@ STOP = frozenset(
     "of on or that the this to was were what when where which who whom whose why with "
     "will would can could".split()
 )
-
-
-@dataclass(frozen=True)
-class TokenStates:
-    """A text's tokens (the tokenizer's pieces) and their unit last-layer states
-    (``float32 [n, dim]``), prompt and special tokens left out."""
-
-    tokens: tuple[str, ...]
-    states: np.ndarray
 
 
 def _word(piece: str) -> str:

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.embed_cache import EmbeddingCache
-from retrieval.embedder import Embedder
-from retrieval.text import normalise_query
+from retrieval.encoder.embedder import Embedder
+from retrieval.index.embed_cache import EmbeddingCache
+from retrieval.text.normalise import normalise_query
 
 log = logging.getLogger(__name__)
 

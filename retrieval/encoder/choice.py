@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -25,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.cpu import CpuKind, this_cpu
-from retrieval.model_install import files_stamp, versions
+from retrieval.encoder.cpu import CpuKind, this_cpu
+from retrieval.encoder.model_install import files_stamp, versions
 
 log = logging.getLogger(__name__)
 CHECK_TEXTS = Path(__file__).with_name("check_texts.jsonl")
@@ -55,11 +56,27 @@ class Option:
         return cls(backend, precision)
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+BACKENDS = ("auto", "torch", "openvino")
 REFERENCE = Option("torch", "fp32")
 _ORDER = [Option("openvino", p) for p in ("int8", "bf16", "fp32")] + [
     Option("torch", "bf16"),
     REFERENCE,
 ]
+
+
+def check_config(backend: str, precision: str, device: str) -> None:
+    """Refuse, in one sentence, a configuration no encoder can serve."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
+    if backend not in BACKENDS:
+        raise ValueError(f"embedding.backend must be one of {', '.join(BACKENDS)}")
+    if precision == "int8" and (backend == "torch" or device.startswith("cuda")):
+        raise ValueError("embedding.precision int8 needs embedding.backend openvino (a CPU)")
+    if backend == "openvino" and device.startswith("cuda"):
+        raise ValueError("embedding.backend openvino runs on the CPU only")
+    if backend == "openvino" and not importlib.util.find_spec("openvino"):
+        raise ValueError("embedding.backend openvino needs the openvino package installed")
 
 
 def auto_options(device: str, cpu: CpuKind, have_openvino: bool) -> list[Option]:

@@ -33,7 +33,7 @@ import numpy as np
 import openvino as ov
 import torch
 
-from retrieval.model_install import files_stamp, versions
+from retrieval.encoder.model_install import files_stamp, versions
 
 log = logging.getLogger(__name__)
 CALIBRATION = Path(__file__).with_name("calibration.jsonl")

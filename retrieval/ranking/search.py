@@ -12,8 +12,12 @@ import numpy as np
 
 from corpus.models import Chunk, Document
 from corpus.store import Store
-from retrieval.align import TokenStates, alignment, token_weights
-from retrieval.answer import (
+from retrieval.encoder.embedder import Embedder
+from retrieval.encoder.states import TokenStates
+from retrieval.index.embed_cache import EmbeddingCache
+from retrieval.index.vector_index import VectorIndex
+from retrieval.ranking.align import alignment, token_weights
+from retrieval.ranking.answer import (
     OVERLAP_WEIGHT,
     THAI_QUESTION_WORDS,
     among_sentences,
@@ -23,21 +27,12 @@ from retrieval.answer import (
     overlap_scores,
     sentences_to_embed,
 )
-from retrieval.centres import Centres, language_centres
-from retrieval.chunking import embed_text, passage_offset
-from retrieval.embed_cache import EmbeddingCache
-from retrieval.embedder import Embedder
-from retrieval.grams import gram_shares
-from retrieval.text import (
-    answer_spans,
-    index_words,
-    is_thai,
-    mostly_thai,
-    normalise_query,
-    whole_sentence_units,
-    word_tokens,
-)
-from retrieval.vector_index import VectorIndex
+from retrieval.ranking.centres import Centres, language_centres
+from retrieval.text.chunking import embed_text, passage_offset
+from retrieval.text.grams import gram_shares
+from retrieval.text.normalise import is_thai, mostly_thai, normalise_query
+from retrieval.text.sentences import answer_spans, whole_sentence_units
+from retrieval.text.words import index_words, word_tokens
 
 
 @dataclass(frozen=True)
@@ -83,7 +78,7 @@ class SearchConfig:
     # weighted fusion: a question in Latin letters is compared with each passage by
     # content, not language: the mean of English questions (times this) comes off the
     # question, the mean of passages in its script off each passage, before the cosine
-    # (retrieval/centres.py; Searcher._centred). 0: off. Thai questions: never
+    # (retrieval/ranking/centres.py; Searcher._centred). 0: off. Thai questions: never
     centring: float = 0.75
     # ... and its top this many passages are re-scored: each gains ``sentence_weight`` x
     # the centred cosine of its best whole sentence, embedded alone at question time
@@ -95,7 +90,7 @@ class SearchConfig:
     # nothing is embedded for it. 0: no margin
     sentence_margin: float = 0.1
     # ... and, for a question with no Thai letters, each also gains this x its best
-    # sentence's token alignment with the question (retrieval/align.py): R@1 0.852 ->
+    # sentence's token alignment with the question (retrieval/ranking/align.py): R@1 0.852 ->
     # 0.877 over XQuAD-th. 0: off
     sentence_alignment: float = 3.0
     # a question with no Thai letters answered from passages in the other script adds
@@ -105,7 +100,7 @@ class SearchConfig:
     answer_alignment: float = 2.0
     # weighted fusion: for a question with Thai letters, the top this many passages each
     # gain ``gram_weight`` x their BM25 of the question's character 3-grams among them
-    # over the best one's (retrieval/grams.py; Searcher._gram_rescored): XQuAD-th Thai
+    # over the best one's (retrieval/text/grams.py; Searcher._gram_rescored): XQuAD-th Thai
     # questions R@1 0.954 -> 0.967 (docs/quality.md, "Character n-grams"). 0: off
     gram_passages: int = 30
     gram_weight: float = 0.1
@@ -215,7 +210,7 @@ class Searcher:
         self.index = index
         self.config = config or SearchConfig()
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        # token states (retrieval/align.py) of sentences and of questions, for fewer
+        # token states (retrieval/ranking/align.py) of sentences and of questions, for fewer
         # texts than vectors: a sentence's are ~30 x 384 floats (~45 KB)
         self._state_cache: OrderedDict[str, tuple[np.ndarray, TokenStates]] = OrderedDict()
         self._question_states: OrderedDict[str, tuple | None] = OrderedDict()  # _question

@@ -1,16 +1,17 @@
-"""Text normalisation, sentence splitting and word tokens for Thai and English."""
+"""Sentences of Thai and English text: crfcut for Thai, punctuation for English, and
+the whole sentences an answer is shown as."""
 
 from __future__ import annotations
 
 import functools
 import re
 import threading
-import unicodedata
 from functools import lru_cache
 
-from corpus.release import INVISIBLE, SPACES, THAI_DIGITS
-from retrieval import crf
 from retrieval.gc_pause import paused_gc
+from retrieval.text import crf
+from retrieval.text.normalise import is_thai
+from retrieval.text.words import newmm, word_tokens
 
 # A segment that ends in an abbreviation ("H.E.", "Mrs.", "พ.ศ.", "ม.ค.", "ดร.", "ครม.")
 # was cut by crfcut after the dot; it belongs with what follows. English words are
@@ -27,32 +28,6 @@ _ABBREV_END = re.compile(
     r"|(?:[A-Za-z]\.){1,4})\s*$"
 )
 _EN_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9\u0e00-\u0e7f])")
-_WORD = re.compile(r"\w", re.UNICODE)
-
-
-def normalise(text: str) -> str:
-    """NFC, no invisible characters, one kind of space, no runs of spaces."""
-    text = unicodedata.normalize("NFC", text.translate(INVISIBLE).translate(SPACES))
-    return re.sub(r" {2,}", " ", text)
-
-
-def normalise_query(text: str) -> str:
-    """A question as it is embedded and searched: normalised, Thai digits as Arabic."""
-    return " ".join(normalise(text).translate(THAI_DIGITS).split())
-
-
-_THAI_LETTER = re.compile(r"[\u0e00-\u0e7f]")
-_LATIN_LETTER = re.compile(r"[A-Za-z]")
-
-
-def is_thai(text: str) -> bool:
-    return _THAI_LETTER.search(text) is not None
-
-
-def mostly_thai(text: str) -> bool:
-    """Whether Thai letters are at least as many as Latin ones: the script a question
-    or a passage is written in, for ``search.cross_language``."""
-    return len(_THAI_LETTER.findall(text)) >= len(_LATIN_LETTER.findall(text))
 
 
 @lru_cache(maxsize=1)
@@ -116,7 +91,7 @@ def _crf_segments(piece: str, confident: bool = False) -> list[Segment]:
     enders, starters = getattr(crfcut, "_ENDERS", None), getattr(crfcut, "_STARTERS", None)
     if tagger is None or enders is None or starters is None:
         return [(seg, None, 1.0) for seg in crfcut.segment(piece)]
-    toks = _newmm()(piece)  # crfcut's own call: newmm, spaces kept
+    toks = newmm()(piece)  # crfcut's own call: newmm, spaces kept
     if not toks:
         return []
     linear = _linear_crf()
@@ -132,7 +107,7 @@ def _crf_segments(piece: str, confident: bool = False) -> list[Segment]:
 
 @lru_cache(maxsize=1)
 def _linear_crf():
-    """crfcut's model labelled in numpy (retrieval/crf.py), or None where its file
+    """crfcut's model labelled in numpy (retrieval/text/crf.py), or None where its file
     cannot be read as one (crfcut's tagger then labels)."""
     crfcut = _crfcut()
     try:
@@ -300,35 +275,9 @@ def split_sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)]
 
 
-@lru_cache(maxsize=1)
-def _newmm():
-    from pythainlp.tokenize import word_tokenize
-
-    return word_tokenize
-
-
 def warm_up() -> None:
     """Load the word dictionary and the sentence model now rather than on the first
     question: 0.3 s, against 0.9 s with the collector on after the model has loaded."""
     with paused_gc():  # the word trie: 0.2 s instead of 0.4-0.6 s (gc_pause.py)
         whole_sentences("ทดสอบ การตัดประโยค")  # as questions use it (crf.py's model too)
         word_tokens("ทดสอบ การตัดคำ")
-
-
-def word_tokens(text: str) -> list[str]:
-    """Lower-cased word tokens (pythainlp newmm), punctuation and spaces dropped."""
-    text = normalise_query(text).lower()
-    return [t for t in _newmm()(text, engine="newmm", keep_whitespace=False) if _WORD.search(t)]
-
-
-def index_words(tokens: list[str]) -> list[str]:
-    """``word_tokens`` of a text, from newmm tokens already cut from it."""
-    return [word for word in map(_index_word, tokens) if word]
-
-
-@lru_cache(maxsize=100_000)
-def _index_word(token: str) -> str | None:
-    """One token as a BM25 word, None for punctuation and spaces. Tokens recur all the
-    time: cached, the sample's tokens take 0.02 s instead of 0.4 s (a scratch timing)."""
-    word = normalise_query(token).lower()
-    return word if _WORD.search(word) else None

@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from corpus.models import Chunk, Document
-from retrieval.text import index_words, sentence_units, word_tokens
+from retrieval.text.sentences import sentence_units
+from retrieval.text.words import index_words, word_tokens
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

@@ -1,0 +1,1 @@
+"""Where vectors live: the FAISS index, the embedding cache, and the indexer that fills both."""

@@ -1,0 +1,1 @@
+"""From a question to ranked passages and the answer sentence."""

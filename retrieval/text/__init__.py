@@ -1,0 +1,1 @@
+"""Thai and English text: normalising, sentences, words, the CRF, chunks, character grams."""
