@@ -40,7 +40,7 @@ def config_for(fusion: str) -> Path:
     """A config sharing data/ (and so the embedding cache) with only the fusion changed."""
     EVAL_DIR.mkdir(parents=True, exist_ok=True)
     path = EVAL_DIR / f"config-{fusion}.yaml"
-    path.write_text(f"data_dir: ..\nsearch:\n  fusion: {fusion}\n", encoding="utf-8")
+    path.write_text(f"data_dir: ..\nranking:\n  fusion: {fusion}\n", encoding="utf-8")
     return path
 
 

@@ -169,7 +169,7 @@ def measure(
 
     embedder.load()
     # pinned, as the bot's searcher is (its own connection; term counts kept until a swap)
-    searcher = Searcher(store, embedder, index, replace(settings.search, min_score=0.0),
+    searcher = Searcher(store, embedder, index, replace(settings.ranking, min_score=0.0),
                         pinned=True, sentences=sentences)  # fmt: skip
     embedding = [0]
 
@@ -180,18 +180,20 @@ def measure(
 
         return counted
 
-    for name in ("_passage_vectors", "_passage_states"):  # the latter: with token states
-        setattr(searcher, name, counting(getattr(searcher, name)))
+    for name in ("passage_vectors", "passage_states"):  # the latter: with token states
+        setattr(searcher.embedded, name, counting(getattr(searcher.embedded, name)))
     grams_ms: list[float] = []  # a Thai question's top passages re-scored by 3-grams
-    gram_rescored = searcher._gram_rescored
+    from retrieval.ranking import rescoring
 
-    def timed_grams(fused, query):
+    by_grams = rescoring.by_grams
+
+    def timed_grams(*args):
         t = time.perf_counter()
-        out = gram_rescored(fused, query)
+        out = by_grams(*args)
         grams_ms.append((time.perf_counter() - t) * 1000)
         return out
 
-    searcher._gram_rescored = timed_grams
+    rescoring.by_grams = timed_grams
     sourced = sourced_questions(store)
     qs = [q for q, _ in sourced]
     searcher.search(qs[0])  # warm-up
@@ -209,20 +211,20 @@ def measure(
         first += releases[:1] == [source]
         top5 += source in releases
     grams = list(grams_ms)  # the passages pass's: one per question with Thai letters
-    margins = margins or [settings.search.answer_margin]
+    margins = margins or [settings.ranking.answer_margin]
     embedding[0] = 0  # from here: the answers' passes
     by_margin: dict[float, list[float]] = {m: [] for m in margins}
     # the same questions with every answer's sentences embedded at question time
     # (search.stored_sentences off), alternating with the passes above
     embedded_ms: list[float] = []
-    stored = settings.search.stored_sentences
+    stored = settings.ranking.stored_sentences
     for i, q in enumerate(qs):
         passes = [(m, stored) for m in margins]
         if sentences is not None and stored:  # and once with the sentences embedded
-            passes.append((settings.search.answer_margin, False))
+            passes.append((settings.ranking.answer_margin, False))
         for margin, keep in passes if i % 2 == 0 else passes[::-1]:
             searcher.config = replace(searcher.config, answer_margin=margin, stored_sentences=keep)
-            for cache in (searcher._sentence_cache, searcher._state_cache):
+            for cache in (searcher.embedded.sentence_cache, searcher.embedded.state_cache):
                 cache.clear()  # every question is new: no cached sentences
             before = embedding[0]
             t = time.perf_counter()
@@ -236,7 +238,7 @@ def measure(
             else:
                 embedded_ms.append(took)
                 embedding[0] = before  # counted for the stored passes only
-    default = settings.search.answer_margin
+    default = settings.ranking.answer_margin
     total = by_margin[default if default in by_margin else margins[0]]
     answers_embedding = embedding[0] // len(margins)
     for q, truth in zip(qs, exact, strict=True):
@@ -245,7 +247,7 @@ def measure(
         qvec = embedder.embed_queries([query])[0]
         embed_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        found = index.search(qvec, settings.search.dense_k)
+        found = index.search(qvec, settings.ranking.dense_k)
         faiss_ms.append((time.perf_counter() - t) * 1000)
         recalls.append(len(set(truth) & {i for i, _ in found[:10]}) / 10)
     p = lambda xs, q: round(float(np.percentile(xs, q)), 2)  # noqa: E731
@@ -263,7 +265,7 @@ def measure(
             times, rec = [], []
             for qvec, truth in zip(qvecs, exact, strict=True):
                 t = time.perf_counter()
-                found = index.search(qvec, settings.search.dense_k)
+                found = index.search(qvec, settings.ranking.dense_k)
                 times.append((time.perf_counter() - t) * 1000)
                 rec.append(len(set(truth) & {i for i, _ in found[:10]}) / 10)
             sweep[str(effort)] = {"faiss_p50_ms": p(times, 50),
@@ -309,14 +311,14 @@ def corpus_serve(config: Path, exact: list[list[int]], budget: int | None = None
 
     settings = load_settings(str(config))
     if budget is not None:
-        settings = replace(settings, search=replace(settings.search, lexical_budget=budget))
+        settings = replace(settings, ranking=replace(settings.ranking, lexical_budget=budget))
     rt = Runtime(settings)
     index, _ = rt.load_index()
     documents, _ = rt.store.counts()
     return {
         "config": str(config), "size": len(index), "kind": index.kind,
         "documents": documents, "real_vectors": len(index),
-        "lexical_budget": settings.search.lexical_budget,
+        "lexical_budget": settings.ranking.lexical_budget,
         "index_mb": round(settings.index_path.stat().st_size / 2**20, 1),
         **measure(settings, rt.read_store, rt.embedder, index, index.kind, exact,
                   sentences=rt.cache),

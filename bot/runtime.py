@@ -54,7 +54,7 @@ class Runtime:
         index, _ = self.load_index()
         self.embedder.load()
         return Searcher(
-            self.store, self.embedder, index, self.settings.search, sentences=self.cache
+            self.store, self.embedder, index, self.settings.ranking, sentences=self.cache
         )
 
     def close(self) -> None:

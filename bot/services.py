@@ -68,7 +68,7 @@ class Services:
         def load_model() -> None:
             try:
                 embedder.load()
-                if self.settings.search.centres_used:
+                if self.settings.ranking.centres_used:
                     # embedded once per model (seconds), then read from the cache
                     language_centres(embedder, cache)
             except Exception:  # open_searcher loads again and reports it
@@ -111,7 +111,7 @@ class Services:
         for thread in self._preloading:
             thread.join()
         rt.embedder.load()
-        searcher = Searcher(rt.read_store, rt.embedder, index, self.settings.search,
+        searcher = Searcher(rt.read_store, rt.embedder, index, self.settings.ranking,
                             pinned=True, sentences=rt.cache)  # fmt: skip
         if not self.index_problem:
             self._settle(searcher)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -12,10 +13,14 @@ import yaml
 from retrieval.encoder.choice import BACKENDS, PRECISIONS
 from retrieval.encoder.embedder import EmbedderConfig
 from retrieval.index.vector_index import INDEX_TYPES, IndexConfig
-from retrieval.ranking.search import SearchConfig
+from retrieval.ranking.constants import FUSIONS, LIMITS, Ranking
 from retrieval.text.chunking import ChunkingConfig
 
 DEFAULT_CONFIG = "config.yaml"
+log = logging.getLogger(__name__)
+# search keys a user sets; the ranking's other constants are `ranking:` (experiments)
+SEARCH_KEYS = ("k", "min_score")
+REMOVED = {"tie_break": "it was off by default"}
 
 
 class SettingsError(Exception):
@@ -43,7 +48,7 @@ class Settings:
     data_dir: Path
     embedding: EmbedderConfig
     chunking: ChunkingConfig
-    search: SearchConfig
+    ranking: Ranking
     k: int = 5
     index: IndexConfig = field(default_factory=IndexConfig)
     max_file_bytes: int = 10 * 1024 * 1024
@@ -114,7 +119,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError(f"config file {config_path} does not exist")
     base = config_path.parent if config_path.exists() else Path.cwd()
 
-    known = {"data_dir", "embedding", "chunking", "search", "index", "corpus", "telegram"}
+    known = {"data_dir", "embedding", "chunking", "search", "ranking", "index", "corpus",
+             "telegram"}  # fmt: skip
     unknown = sorted(set(raw) - known)
     if unknown:
         raise SettingsError(f"unknown config key `{unknown[0]}`")
@@ -129,9 +135,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     if env.get("PRAKAT_DEVICE"):
         embedding = replace(embedding, device=env["PRAKAT_DEVICE"])
     chunking = _build(ChunkingConfig, _section(raw, "chunking"), "chunking")
-    search_raw = dict(_section(raw, "search"))
-    k = int(search_raw.pop("k", 5))
-    search = _build(SearchConfig, search_raw, "search")
+    k, ranking = _ranking(_section(raw, "search"), _section(raw, "ranking"))
     index = _build(IndexConfig, _section(raw, "index"), "index")
     if index.type not in INDEX_TYPES:
         raise SettingsError(f"index.type must be one of {', '.join(INDEX_TYPES)}")
@@ -155,38 +159,6 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             raise SettingsError("PRAKAT_ADMINS must be comma-separated Telegram user ids") from None
     telegram = replace(telegram, **overrides)
 
-    for key in ("tie_break", "cross_language"):  # cosine bonuses: cosines span ~0.7-0.9
-        if not 0 <= getattr(search, key) <= 0.1:
-            raise SettingsError(f"search.{key} must be between 0 and 0.1")
-    if search.lexical_budget < 0:
-        raise SettingsError("search.lexical_budget must be 0 (no budget) or more")
-    if search.common_postings < 0:
-        raise SettingsError("search.common_postings must be 0 (no cap) or more")
-    if search.answer_candidates < 0:
-        raise SettingsError("search.answer_candidates must be 0 (all) or more")
-    if not 0 <= search.answer_margin <= 1:  # word-overlap scores span 0..0.5
-        raise SettingsError("search.answer_margin must be between 0 (off) and 1")
-    if not 0 <= search.centring <= 1:  # the share of the English questions' mean taken off
-        raise SettingsError("search.centring must be between 0 (off) and 1")
-    if search.sentence_passages < 0:
-        raise SettingsError("search.sentence_passages must be 0 (off) or more")
-    if not 0 <= search.sentence_weight <= 2:  # centred cosines span about -0.3..0.8
-        raise SettingsError("search.sentence_weight must be between 0 and 2")
-    if not 0 <= search.sentence_margin <= 1:
-        raise SettingsError("search.sentence_margin must be between 0 (no margin) and 1")
-    for name in ("sentence_alignment", "answer_alignment"):  # alignments span about 0.3..1
-        if not 0 <= getattr(search, name) <= 10:
-            raise SettingsError(f"search.{name} must be between 0 (off) and 10")
-    if search.gram_passages < 0:
-        raise SettingsError("search.gram_passages must be 0 (off) or more")
-    if not 0 <= search.gram_weight <= 1:  # gram BM25 over the best one's scores 0..1
-        raise SettingsError("search.gram_weight must be between 0 (off) and 1")
-    if not 0 <= search.answer_grams <= 1:  # as gram_weight, beside overlaps of 0..0.5
-        raise SettingsError("search.answer_grams must be between 0 (off) and 1")
-    if not 0 <= search.bm25_weight <= 1:  # BM25 over the best match scores 0..1
-        raise SettingsError("search.bm25_weight must be between 0 and 1")
-    if search.fusion not in ("weighted", "rrf", "dense", "bm25"):
-        raise SettingsError("search.fusion must be one of weighted, rrf, dense, bm25")
     if embedding.precision not in PRECISIONS:
         raise SettingsError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
     if embedding.backend not in BACKENDS:
@@ -208,9 +180,45 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         data_dir=data_dir,
         embedding=embedding,
         chunking=chunking,
-        search=search,
+        ranking=ranking,
         k=k,
         index=index,
         max_file_bytes=max_file_bytes,
         telegram=telegram,
     )
+
+
+def _ranking(search: dict[str, Any], experiment: dict[str, Any]) -> tuple[int, Ranking]:
+    """``search.k`` and the ranking: ``search.min_score`` with the `ranking:` section's
+    overrides. Constants an older config set under `search:` are read as `ranking:`
+    ones, with a line saying so."""
+    search = dict(search)
+    k = _build(_K, {"k": search.pop("k")}, "search").k if "k" in search else 5
+    values = dict(experiment)
+    for key in list(search):
+        if key in REMOVED:
+            log.warning("config: search.%s was removed (%s); ignored", key, REMOVED[key])
+            search.pop(key)
+        elif key not in SEARCH_KEYS and key in {f.name for f in fields(Ranking)}:
+            log.warning("config: search.%s is now ranking.%s, a setting for experiments "
+                        "(docs/design.md); read from search: for now", key, key)  # fmt: skip
+            values.setdefault(key, search.pop(key))
+    values.update(search)  # min_score, and unknown keys for _build to name
+    ranking = _build(Ranking, values, "ranking" if set(values) - set(search) else "search")
+    for key, limits in LIMITS.items():
+        value = getattr(ranking, key)
+        section = "search" if key in SEARCH_KEYS else "ranking"
+        if limits is None and value < 0:
+            raise SettingsError(f"{section}.{key} must be 0 or more")
+        if limits is not None and not limits[0] <= value <= limits[1]:
+            raise SettingsError(f"{section}.{key} must be between {limits[0]} and {limits[1]}")
+    if ranking.fusion not in FUSIONS:
+        raise SettingsError(f"ranking.fusion must be one of {', '.join(FUSIONS)}")
+    if k < 1:
+        raise SettingsError("search.k must be 1 or more")
+    return k, ranking
+
+
+@dataclass(frozen=True)
+class _K:
+    k: int = 5

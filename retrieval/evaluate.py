@@ -19,7 +19,8 @@ from retrieval.encoder.embedder import Embedder
 from retrieval.index.embed_cache import EmbeddingCache
 from retrieval.index.indexer import Indexer
 from retrieval.index.vector_index import VectorIndex
-from retrieval.ranking.search import SearchConfig, Searcher
+from retrieval.ranking.constants import Ranking
+from retrieval.ranking.search import Searcher
 from retrieval.text.chunking import ChunkingConfig
 
 
@@ -162,7 +163,7 @@ class EvalCorpus:
         else:
             self.indexer.add_documents(docs)
 
-    def searcher(self, config: SearchConfig) -> Searcher:
+    def searcher(self, config: Ranking) -> Searcher:
         """Recall is measured on rankings, so the "not found" threshold is off here."""
         index, _ = VectorIndex.load(
             self.indexer.index_path, model=self.embedder.signature, config=self.indexer.index_config

@@ -311,8 +311,8 @@ def test_model_loads_in_the_background_from_the_start(tmp_path, model_cache):
 
 
 def test_nothing_above_the_threshold_is_an_honest_not_found(runtime):
-    runtime.settings = replace(runtime.settings,
-                               search=replace(runtime.settings.search, min_score=0.99))  # fmt: skip
+    strict = replace(runtime.settings.ranking, min_score=0.99)
+    runtime.settings = replace(runtime.settings, ranking=strict)
 
     async def scenario(server):
         server.send_text(USER, "ราคาทองคำวันนี้เท่าไร")

@@ -4,6 +4,10 @@ import numpy as np
 import pytest
 
 from corpus.loader import iter_release_paths, load_path
+from retrieval.ranking import fusion as fusion_module
+from retrieval.ranking.candidates import Dense, centred_question
+from retrieval.ranking.fusion import centred_cosines, language_bonus
+from retrieval.ranking.lexical import Words, bm25_candidates, finding_terms
 from retrieval.text.chunking import embed_text
 from retrieval.text.sentences import answer_spans, sentence_spans, whole_sentences
 
@@ -49,7 +53,7 @@ def test_the_answer_is_the_whole_sentence_around_the_clause_chosen(searcher, que
     sentence), which rounding settles either way; the showing is what is tested. For
     the English question the release's second passage, which repeats the clause at its
     start, ranks first: the clause is shown from the first passage, which holds its
-    whole sentence (``search._most_whole``)."""
+    whole sentence (``answering.most_whole``)."""
     from dataclasses import replace
 
     searcher.config = replace(searcher.config, stored_sentences=False)
@@ -72,11 +76,11 @@ def test_a_who_question_embeds_only_the_sentences_that_name_a_person(searcher):
 
     # the top passages' sentences, re-scored for an English question, are counted apart
     searcher.config = replace(searcher.config, sentence_passages=0)
-    searcher._sentence_cache.clear()
-    searcher._state_cache.clear()  # an English question's sentences, with token states
+    searcher.embedded.sentence_cache.clear()
+    searcher.embedded.state_cache.clear()  # an English question's sentences, with token states
     answer = searcher.search("who chaired the 6th AMCC?", k=5)
     assert "Josephine Teo" in answer.sentence.text
-    embedded = [t for t in searcher._sentence_cache if t != answer.hits[0].document.title]
+    embedded = [t for t in searcher.embedded.sentence_cache if t != answer.hits[0].document.title]
     assert len(embedded) >= 2
     assert all(sentence_has_type("person", t) for t in embedded)
     candidates = [
@@ -96,13 +100,13 @@ def test_a_question_in_the_passages_script_is_answered_from_kept_sentence_vector
     over Thai text still embeds its candidates (pooled vectors choose worse across
     languages, docs/quality.md), even when the Thai text holds its words, and so does a
     question whose candidate spans were not all kept."""
-    from retrieval.ranking.search import query_terms
+    from retrieval.ranking.lexical import query_terms
     from retrieval.text.normalise import normalise_query
 
     thai = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
     embedded = answer_and_embedded(searcher, thai, answer_margin=0.0)  # several candidates
-    searcher._sentence_cache.clear()
-    searcher._state_cache.clear()  # an English question's sentences, with token states
+    searcher.embedded.sentence_cache.clear()
+    searcher.embedded.state_cache.clear()  # an English question's sentences, with token states
 
     def no_model(*args, **kwargs):
         raise AssertionError("a sentence was embedded")
@@ -110,7 +114,7 @@ def test_a_question_in_the_passages_script_is_answered_from_kept_sentence_vector
     monkeypatch.setattr(searcher.embedder, "embed_passages", no_model)
     stored = answer_and_embedded(searcher, thai, stored_sentences=True)
     assert "Josephine Teo" in stored[0] and stored == (stored[0], [])
-    assert not searcher._sentence_cache
+    assert not searcher.embedded.sentence_cache
     monkeypatch.undo()
     assert "Josephine Teo" in embedded[0] and embedded[1]
     english = answer_and_embedded(searcher, "who chaired the 6th AMCC?", stored_sentences=True)
@@ -143,7 +147,7 @@ def test_question_words_are_not_search_terms(searcher):
     """Thai question words (as newmm cuts them) and English function words stay out of
     BM25 and the word overlap; a question word the corpus lacks (เมื่อใด) would count as
     unknown and pull the question's vocabulary coverage, and so BM25's weight, down."""
-    from retrieval.ranking.search import query_terms
+    from retrieval.ranking.lexical import query_terms
     from retrieval.text.words import word_tokens
 
     question = "การประชุมรัฐมนตรีอาเซียนด้านความมั่นคงปลอดภัยไซเบอร์ ครั้งที่ 6 จัดขึ้นเมื่อใด"
@@ -194,9 +198,10 @@ def test_common_words_find_no_bm25_candidates_but_numbers_do(searcher):
     skipping "6" too made the Thai AMCC question answer from the 5th meeting's release."""
     n = len(searcher.index)
     counts = {"ใคร": 1, "ครั้งที่": n, "6": n, "การประชุม": n, "amcc": 1}
-    kept = searcher._selective(["ใคร", "ครั้งที่", "6", "การประชุม", "amcc"], counts)
+    kept = finding_terms(["ใคร", "ครั้งที่", "6", "การประชุม", "amcc"], counts, n, searcher.config)
     assert kept == ["ใคร", "6", "amcc"]
-    assert searcher._selective(["ครั้งที่", "การประชุม"], counts) == ["ครั้งที่", "การประชุม"]
+    pair = ["ครั้งที่", "การประชุม"]
+    assert finding_terms(pair, counts, n, searcher.config) == pair
 
 
 def test_common_words_are_capped_in_postings_as_well_as_by_share(searcher):
@@ -207,50 +212,42 @@ def test_common_words_are_capped_in_postings_as_well_as_by_share(searcher):
     terms = ["ใคร", "การประชุม", "6"]
     counts = {"ใคร": 1, "การประชุม": 2, "6": 2}
     assert 2 <= searcher.config.common_share * len(searcher.index)  # not common by share
-    assert searcher._selective(terms, counts) == terms
+    assert finding_terms(terms, counts, len(searcher.index), searcher.config) == terms
     searcher.config = replace(searcher.config, common_postings=1)
-    assert searcher._selective(terms, counts) == ["ใคร", "6"]
+    assert finding_terms(terms, counts, len(searcher.index), searcher.config) == ["ใคร", "6"]
     searcher.config = replace(searcher.config, common_postings=0)
-    assert searcher._selective(terms, counts) == terms
+    assert finding_terms(terms, counts, len(searcher.index), searcher.config) == terms
+
+
+def weighted(searcher, question, qvec, dense, lexical, coverage):
+    """Stage 2 alone, on hand-made candidates: (scores, cosines)."""
+    words = Words([], {}, coverage, lexical)
+    return fusion_module.weighted(question, qvec, Dense(dense), words, searcher.index,
+                                  searcher.facts.scripts, None, searcher.config)  # fmt: skip
 
 
 def _ranked(cosines, bonus):
     return [c for c, _ in sorted(cosines, key=lambda cs: cs[1] + bonus[cs[0]], reverse=True)]
 
 
-def test_tie_break_settles_near_ties_only(searcher):
-    """A candidate holding the question's rare words wins a near-tie (cosines 0.001
-    apart), not a wide gap; it gains by its BM25 score over the best one's."""
-    from dataclasses import replace
-
-    searcher.config = replace(searcher.config, cross_language=0.0, tie_break=0.005)
-    dense = [(1, 0.8162), (2, 0.8152), (3, 0.7000)]
-    lexical = [(3, 12.0), (2, 9.0), (4, 3.0)]
-    bonus = searcher._bonuses("q", [1, 2, 3], lexical, {})
-    assert bonus == pytest.approx({1: 0.0, 2: 0.005 * 9 / 12, 3: 0.005})
-    assert _ranked(dense, bonus) == [2, 1, 3]
-    searcher.config = replace(searcher.config, tie_break=0.0)
-    assert searcher._bonuses("q", [1, 2, 3], lexical, {}) == {1: 0.0, 2: 0.0, 3: 0.0}
-
-
 def test_passages_in_the_other_language_gain_against_the_same_language_pull(searcher):
     """Release 46940 is in English, 46681 in Thai: an English question's Thai passage
     gains 0.02 over the English one, a Thai question's English passage over the Thai."""
-    from dataclasses import replace
-
-    searcher.config = replace(searcher.config, tie_break=0.0)
     english = searcher.store.chunks_of("46940")[0].chunk.chunk_id
     thai = searcher.store.chunks_of("46681")[0].chunk.chunk_id
     ids = [english, thai]
-    scripts = searcher._scripts(ids)
-    assert searcher._bonuses("who chaired it?", ids, [], scripts) == {english: 0.0, thai: 0.02}
-    assert searcher._bonuses("ใครเป็นประธาน", ids, [], scripts) == {english: 0.02, thai: 0.0}
+    scripts = searcher.facts.scripts(ids)
+
+    def bonus(question, amount=0.02):
+        return language_bonus(question, ids, scripts, amount)
+
+    assert bonus("who chaired it?") == {english: 0.0, thai: 0.02}
+    assert bonus("ใครเป็นประธาน") == {english: 0.02, thai: 0.0}
     near = [(english, 0.830), (thai, 0.815)]
-    assert _ranked(near, searcher._bonuses("who chaired it?", ids, [], scripts)) == [thai, english]
+    assert _ranked(near, bonus("who chaired it?")) == [thai, english]
     wide = [(english, 0.86), (thai, 0.815)]  # more than 0.02 apart: the order stands
-    assert _ranked(wide, searcher._bonuses("who chaired it?", ids, [], scripts)) == [english, thai]
-    searcher.config = replace(searcher.config, cross_language=0.0)
-    assert searcher._bonuses("who chaired it?", ids, [], scripts) == {english: 0.0, thai: 0.0}
+    assert _ranked(wide, bonus("who chaired it?")) == [english, thai]
+    assert bonus("who chaired it?", 0.0) == {english: 0.0, thai: 0.0}
 
 
 def test_weighted_fusion_adds_bm25_by_coverage_to_the_cosine(searcher):
@@ -265,8 +262,7 @@ def test_weighted_fusion_adds_bm25_by_coverage_to_the_cosine(searcher):
     lexical = [(b, 10.0), (a, 2.0), (c, 1.0)]
 
     def order(dense, coverage, question="ใครเป็นประธาน"):
-        fused, cosines = searcher._weighted(question, qvec, dense, lexical, coverage,
-                                            searcher.index)  # fmt: skip
+        fused, cosines = weighted(searcher, question, qvec, dense, lexical, coverage)
         return sorted(fused, key=fused.get, reverse=True), fused, cosines
 
     ranked, fused, cosines = order([(a, 0.85), (b, 0.84)], 1.0)
@@ -292,7 +288,7 @@ def test_bm25_counts_as_far_as_the_dense_candidates_share_the_questions_script(s
     lexical = [(english, 8.0)]
 
     def fused(dense, question):
-        return searcher._weighted(question, qvec, dense, lexical, 1.0, searcher.index)[0]
+        return weighted(searcher, question, qvec, dense, lexical, 1.0)[0]
 
     both = [(thai, 0.85), (english, 0.80)]
     assert fused(both, "who chaired it?")[english] == pytest.approx(0.80 + 0.1 * 0.5)
@@ -327,7 +323,7 @@ def test_bm25_past_its_budget_finds_by_the_rarest_words_and_scores_by_all(search
 
     searcher.store.lexical_search = spy
     searcher.config = replace(searcher.config, lexical_budget=1)  # only the rarest word
-    found = searcher._lexical(terms, counts, 20)
+    found = bm25_candidates(searcher.store, terms, counts, 20, (), searcher.config.lexical_budget)
     rarest = min((t for t in terms if counts.get(t)), key=lambda t: counts[t])
     unknown = {t for t in terms if not counts.get(t)}  # cost nothing, find nothing
     assert len(asked) == 1 and set(asked[0]) == {rarest} | unknown
@@ -346,7 +342,7 @@ def test_common_words_find_no_candidates_but_add_their_bm25(searcher):
     IDF is ~0, are not scored at all."""
     from dataclasses import replace
 
-    from retrieval.ranking.search import query_terms
+    from retrieval.ranking.lexical import query_terms
     from retrieval.text.normalise import normalise_query
 
     question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6 ของอาเซียน"
@@ -354,7 +350,7 @@ def test_common_words_find_no_candidates_but_add_their_bm25(searcher):
     counts = searcher.term_counts(terms)
     n = len(searcher.index)
     searcher.config = replace(searcher.config, common_share=0.05)
-    finders = searcher._selective(terms, counts)
+    finders = finding_terms(terms, counts, len(searcher.index), searcher.config)
     common = [t for t in terms if t not in finders and counts.get(t, 0) < n / 2]
     assert common and finders  # the sample has both kinds in this question
     exact = dict(searcher.store.lexical_search(finders + common, 1000))
@@ -373,7 +369,9 @@ def test_common_words_find_no_candidates_but_add_their_bm25(searcher):
     searcher.search(question, k=5, with_sentence=False)
     assert asked == [finders]
     assert added == [common]  # not the words in half the passages or more
-    found = searcher._lexical(finders, counts, 20, common)
+    found = bm25_candidates(
+        searcher.store, finders, counts, 20, common, searcher.config.lexical_budget
+    )
     assert found == sorted(found, key=lambda r: r[1], reverse=True)
     for cid, score in found:
         assert score == pytest.approx(exact[cid], rel=1e-12)
@@ -406,7 +404,7 @@ def test_a_sentence_far_ahead_in_shared_words_is_chosen_without_embedding(search
     answer, every = answer_and_embedded(searcher, thai, answer_margin=0.0)
     assert len(every) >= 2
     assert answer_and_embedded(searcher, thai, answer_margin=0.15)[0] == answer
-    assert not searcher._sentence_cache  # nothing embedded, the title neither
+    assert not searcher.embedded.sentence_cache  # nothing embedded, the title neither
     for question in ("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", "How was the 6th AMCC held?"):
         on = answer_and_embedded(searcher, question, answer_margin=0.15)[0]
         assert on == answer_and_embedded(searcher, question, answer_margin=0.0)[0]
@@ -436,11 +434,11 @@ def answer_and_embedded(searcher, question: str, **config) -> tuple[str, list[st
     # an English question's top passages embed their sentences too (sentence_passages)
     config.setdefault("sentence_passages", 0)
     searcher.config = replace(searcher.config, **config)
-    searcher._sentence_cache.clear()
-    searcher._state_cache.clear()  # an English question's sentences, with token states
+    searcher.embedded.sentence_cache.clear()
+    searcher.embedded.state_cache.clear()  # an English question's sentences, with token states
     answer = searcher.search(question, k=5)
     title = answer.hits[0].document.title
-    return answer.sentence.text, [t for t in searcher._sentence_cache if t != title]
+    return answer.sentence.text, [t for t in searcher.embedded.sentence_cache if t != title]
 
 
 def test_an_english_question_is_compared_after_each_languages_centre_comes_off(searcher):
@@ -456,11 +454,11 @@ def test_an_english_question_is_compared_after_each_languages_centre_comes_off(s
     thai = [c.chunk.chunk_id for c in searcher.store.chunks_of("46681")]
     ids = [english, *thai]
     qvec = searcher.embedder.embed_queries([question])[0]
-    centred = searcher._centred_question(qvec)
-    centres = searcher._centres
+    centred = centred_question(qvec, searcher.config.centring, searcher.embedded.centres())
+    centres = searcher.embedded.centres()
     expected = qvec - 0.75 * centres.question
     np.testing.assert_allclose(centred, expected / np.linalg.norm(expected), atol=1e-6)
-    scores = searcher._centred(centred, ids, searcher._scripts(ids), searcher.index)
+    scores = centred_cosines(centred, ids, searcher.facts.scripts(ids), searcher.index, centres)
     for cid in ids:
         mean = centres.latin_passage if cid == english else centres.thai_passage
         vec = searcher.index.vector(cid) - mean
@@ -477,10 +475,14 @@ def test_an_english_question_is_compared_after_each_languages_centre_comes_off(s
     assert margin(centring=0.0, cross_language=0.0) < 0.01  # 46940 ahead by 0.001 here
     assert margin(centring=0.75, cross_language=0.0) > 0.05  # 0.083 here
     # nor does the language bonus, which offsets that pull, apply to it any more
-    scripts = searcher._scripts(ids)
+    scripts = searcher.facts.scripts(ids)
     searcher.config = replace(searcher.config, cross_language=0.02)
-    assert set(searcher._bonuses(question, ids, [], scripts, language=False).values()) == {0.0}
-    assert searcher._bonuses(question, ids, [], scripts)[thai[0]] == 0.02
+    assert set(
+        language_bonus(
+            question, ids, scripts, searcher.config.cross_language, applies=False
+        ).values()
+    ) == {0.0}
+    assert language_bonus(question, ids, scripts, searcher.config.cross_language)[thai[0]] == 0.02
     thai_question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
     searcher.config = replace(searcher.config, centring=0.75)
     on = searcher.search(thai_question, k=10, with_sentence=False).hits
@@ -498,23 +500,27 @@ def test_the_passages_nearest_the_centred_question_are_candidates_too(searcher, 
     searcher.config = replace(searcher.config, dense_k=1)
     question = "who chaired the 6th AMCC?"
     searches, scored = [], []
-    search_each, centred = searcher.index.search_each, searcher._centred
+    search_each, centred = searcher.index.search_each, fusion_module.centred_cosines
 
     def spy_search(queries, k):
         searches.append(queries)
         return search_each(queries, k)
 
-    def spy_centred(question, chunk_ids, scripts, index):
+    def spy_centred(question, chunk_ids, scripts, index, centres):
         scored.extend(chunk_ids)
-        return centred(question, chunk_ids, scripts, index)
+        return centred(question, chunk_ids, scripts, index, centres)
 
     monkeypatch.setattr(searcher.index, "search_each", spy_search)
-    monkeypatch.setattr(searcher, "_centred", spy_centred)
+    monkeypatch.setattr(fusion_module, "centred_cosines", spy_centred)
     searcher.search(question, k=1, with_sentence=False)
     qvec = searcher.embedder.embed_queries([question])[0]
     assert len(searches) == 1 and len(searches[0]) == 2
     np.testing.assert_allclose(searches[0][0], qvec, atol=1e-6)
-    np.testing.assert_allclose(searches[0][1], searcher._centred_question(qvec), atol=1e-6)
+    np.testing.assert_allclose(
+        searches[0][1],
+        centred_question(qvec, searcher.config.centring, searcher.embedded.centres()),
+        atol=1e-6,
+    )
     nearest = search_each(searches[0], 1)
     assert nearest[1][0][0] in scored and nearest[0][0][0] in scored
     assert searcher.index.search(searches[0][1], 1) == nearest[1]  # one at a time: the same
@@ -528,20 +534,22 @@ def test_bm25_runs_in_another_thread_while_the_question_is_embedded(searcher, mo
     the question and runs beside it (docs/performance.md: p50 ~6 ms sooner)."""
     import threading
 
-    lexical, embed = searcher._lexical_candidates, searcher.embedder.embed_queries
+    from retrieval.ranking import search as search_module
+
+    lexical, embed = search_module.question_words, searcher.embedder.embed_queries
     started, threads = threading.Event(), {}
 
-    def spy_lexical(query, k):
+    def spy_lexical(*args):
         threads["bm25"] = threading.current_thread().name
         started.set()
-        return lexical(query, k)
+        return lexical(*args)
 
     def spy_embed(texts):
         assert started.wait(10), "BM25 had not started when the model ran"
         threads["embed"] = threading.current_thread().name
         return embed(texts)
 
-    monkeypatch.setattr(searcher, "_lexical_candidates", spy_lexical)
+    monkeypatch.setattr(search_module, "question_words", spy_lexical)
     monkeypatch.setattr(searcher.embedder, "embed_queries", spy_embed)
     answer = searcher.search("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", k=3)
     assert threads["bm25"].startswith("prakat-bm25")
@@ -560,8 +568,8 @@ def texts_embedded(searcher, monkeypatch) -> list[list[str]]:
 
         return spy
 
-    for name in ("_passage_vectors", "_passage_states"):  # the latter: with token states
-        monkeypatch.setattr(searcher, name, spying(getattr(searcher, name)))
+    for name in ("passage_vectors", "passage_states"):  # the latter: with token states
+        monkeypatch.setattr(searcher.embedded, name, spying(getattr(searcher.embedded, name)))
     return calls
 
 
@@ -595,14 +603,16 @@ def test_an_english_questions_top_passages_gain_their_best_sentences_centred_cos
     sentences = [texts[c][a:b] for c in head for a, b in answer_spans(texts[c])]
     assert embedded == [sentences]
     qvec = searcher.embedder.embed_queries([question])[0]
-    centred = searcher._centred_question(qvec)
-    scripts = searcher._scripts(head)
+    centred = centred_question(qvec, searcher.config.centring, searcher.embedded.centres())
+    scripts = searcher.facts.scripts(head)
     asked = searcher.embedder.query_states([question])[1][0]
     weights = token_weights(asked.tokens)
     gained = {}
     for c in head:
         spans = [texts[c][a:b] for a, b in answer_spans(texts[c])]
-        vecs = searcher.embedder.embed_passages(spans) - searcher._centres.passage(scripts[c])
+        vecs = searcher.embedder.embed_passages(spans) - searcher.embedded.centres().passage(
+            scripts[c]
+        )
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         states = searcher.embedder.passage_states(spans)[1]
         aligned = max(alignment(asked, weights, s) for s in states)
@@ -659,17 +669,17 @@ def test_only_the_passages_near_enough_to_overtake_the_first_are_rescored(search
 def test_a_repeated_sentence_is_shown_from_the_passage_holding_more_of_it():
     """A sentence repeated at the start of the next passage (overlap_sentences) is one
     candidate twice; the one whose whole sentence the passage holds most of is shown."""
-    from retrieval.ranking.search import _most_whole
+    from retrieval.ranking.answering import most_whole
 
     # (hit, start, end, whole sentence start, end): the clause at 40-60 of passage A,
     # whose whole sentence is 0-60, and at 0-20 of passage B, which begins with it
     candidates = [("B", 0, 20, 0, 20), ("other", 30, 50, 30, 50), ("A", 40, 60, 0, 60)]
     texts = ["clause", "another", "clause"]
-    assert _most_whole(candidates, texts, 0) == 2
-    assert _most_whole(candidates, texts, 2) == 2
-    assert _most_whole(candidates, texts, 1) == 1
+    assert most_whole(candidates, texts, 0) == 2
+    assert most_whole(candidates, texts, 2) == 2
+    assert most_whole(candidates, texts, 1) == 1
     tie = [("B", 0, 20, 0, 20), ("A", 40, 60, 40, 60)]
-    assert _most_whole(tie, ["clause", "clause"], 1) == 0  # a tie keeps the better-ranked
+    assert most_whole(tie, ["clause", "clause"], 1) == 0  # a tie keeps the better-ranked
 
 
 def test_a_question_over_text_in_the_other_script_adds_token_alignment_to_its_answer(searcher):
@@ -686,7 +696,7 @@ def test_a_question_over_text_in_the_other_script_adds_token_alignment_to_its_an
     searcher.config = replace(searcher.config, sentence_passages=0, answer_alignment=0.0)
     plain = searcher.search(question, k=5)
     searcher.config = replace(searcher.config, answer_alignment=2.0)
-    searcher._state_cache.clear()
+    searcher.embedded.state_cache.clear()
     aligned = searcher.search(question, k=5)
     assert [h.chunk.chunk_id for h in aligned.hits] == [h.chunk.chunk_id for h in plain.hits]
     assert "Josephine Teo" in aligned.sentence.text and "Josephine Teo" in plain.sentence.text
@@ -707,16 +717,16 @@ def test_a_question_over_text_in_the_other_script_adds_token_alignment_to_its_an
     expected = residual + 2.0 * np.array([alignment(asked, weights, st) for st in states])
     assert min(abs(expected - aligned.sentence.score)) < 1e-4
     chosen = clauses[int(np.argmin(abs(expected - aligned.sentence.score)))]
-    assert chosen in searcher._state_cache
+    assert chosen in searcher.embedded.state_cache
 
-    searcher._state_cache.clear()
+    searcher.embedded.state_cache.clear()
     thai = searcher.search("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", k=5)
     assert "Josephine Teo" in thai.sentence.text
-    assert not searcher._state_cache
+    assert not searcher.embedded.state_cache
 
 
 def test_kept_values_are_the_most_recently_used_and_survive_their_own_eviction(searcher):
-    """``Searcher._kept``: a call's values come back even when making its new ones
+    """``Embedded.kept``: a call's values come back even when making its new ones
     pushes its cached ones out (a full cache; this once raised KeyError over 5,000
     releases), and a value used is kept over one older in use."""
     from collections import OrderedDict
@@ -728,11 +738,11 @@ def test_kept_values_are_the_most_recently_used_and_survive_their_own_eviction(s
         made.append(list(keys))
         return [k.upper() for k in keys]
 
-    assert searcher._kept(cache, 2, ["a", "x", "y", "a"], make) == [1, "X", "Y", 1]
+    assert searcher.embedded.kept(cache, 2, ["a", "x", "y", "a"], make) == [1, "X", "Y", 1]
     assert made == [["x", "y"]] and list(cache) == ["x", "y"]
-    assert searcher._kept(cache, 3, ["x", "z"], make) == ["X", "Z"]
+    assert searcher.embedded.kept(cache, 3, ["x", "z"], make) == ["X", "Z"]
     assert list(cache) == ["y", "x", "z"]
-    searcher._kept(cache, 3, ["w"], make)
+    searcher.embedded.kept(cache, 3, ["w"], make)
     assert list(cache) == ["x", "z", "w"]  # y, the least recently used, went
 
 
@@ -741,15 +751,15 @@ def test_token_states_are_made_for_sentences_whose_vectors_alone_are_at_hand(sea
     release title) and asked about across scripts later is embedded again with them;
     its vector stays as it was."""
     sentences = ["นายกรัฐมนตรีเป็นประธานการประชุม", "AMCC chaired by Josephine Teo"]
-    searcher._sentence_cache.clear()
-    searcher._state_cache.clear()
-    first = searcher._passage_vectors(sentences[:1])
-    vecs, states = searcher._passage_states(sentences)
+    searcher.embedded.sentence_cache.clear()
+    searcher.embedded.state_cache.clear()
+    first = searcher.embedded.passage_vectors(sentences[:1])
+    vecs, states = searcher.embedded.passage_states(sentences)
     np.testing.assert_allclose(vecs[0], first[0], atol=1e-5)
     assert [len(s.tokens) > 1 for s in states] == [True, True]
-    assert list(searcher._state_cache) == sentences
-    assert list(searcher._sentence_cache) == sentences
-    np.testing.assert_allclose(searcher._passage_vectors(sentences), vecs, atol=1e-6)
+    assert list(searcher.embedded.state_cache) == sentences
+    assert list(searcher.embedded.sentence_cache) == sentences
+    np.testing.assert_allclose(searcher.embedded.passage_vectors(sentences), vecs, atol=1e-6)
 
 
 def test_a_question_with_thai_words_and_english_names_makes_no_token_states(searcher):
@@ -759,15 +769,15 @@ def test_a_question_with_thai_words_and_english_names_makes_no_token_states(sear
     from dataclasses import replace
 
     searcher.config = replace(searcher.config, sentence_margin=0.0)
-    for cache in (searcher._state_cache, searcher._question_states):
+    for cache in (searcher.embedded.state_cache, searcher.embedded.question_states):
         cache.clear()
     mixed = "who chaired the 6th AMCC ครั้งที่ 6?"
     answer = searcher.search(mixed, k=5)
     assert answer.hits[0].document.doc_id == "46681"
-    assert not searcher._question_states and not searcher._state_cache
+    assert not searcher.embedded.question_states and not searcher.embedded.state_cache
     searcher.search("who chaired the 6th AMCC?", k=5)
-    assert list(searcher._question_states) == ["who chaired the 6th AMCC?"]
-    assert searcher._state_cache
+    assert list(searcher.embedded.question_states) == ["who chaired the 6th AMCC?"]
+    assert searcher.embedded.state_cache
 
 
 def test_an_english_question_is_passed_through_the_model_once_for_vector_and_states(
@@ -786,7 +796,7 @@ def test_an_english_question_is_passed_through_the_model_once_for_vector_and_sta
 
     for name in ("embed_queries", "query_states"):
         monkeypatch.setattr(searcher.embedder, name, spying(name, getattr(searcher.embedder, name)))
-    searcher._question_states.clear()
+    searcher.embedded.question_states.clear()
     answer = searcher.search("who chaired the 6th AMCC?", k=5)
     assert "Josephine Teo" in answer.sentence.text
     assert calls == [("query_states", ["who chaired the 6th AMCC?"])]
@@ -892,7 +902,7 @@ def test_a_sentence_adds_its_share_of_the_questions_character_grams_among_them(s
     among = {t: set() for t in ["Josephine Teo เป็นประธานการประชุม", "ที่ประชุมหารือ", "อื่น"]}
     texts = ["ที่ประชุมหารือ", "Josephine Teo เป็นประธานการประชุม"]
     searcher.config = replace(searcher.config, answer_grams=0.2)
-    shares = searcher._gram_share(question, texts, among)
+    shares = searcher.chooser.gram_share(question, texts, among)
     scores = dict(zip(among, gram_bm25(question, list(among)), strict=True))
     best = max(scores.values())
     assert shares.tolist() == pytest.approx([0.2 * scores[t] / best for t in texts])
@@ -906,8 +916,9 @@ def test_only_a_question_with_thai_letters_adds_character_grams_to_its_answer(
     """As the passages' 3-gram re-scoring: an English question's grams meet Thai text
     only in names and numbers."""
     asked = []
-    real = searcher._gram_share
-    monkeypatch.setattr(searcher, "_gram_share", lambda q, *a: asked.append(q) or real(q, *a))
+    real = searcher.chooser.gram_share
+    chooser = searcher.chooser
+    monkeypatch.setattr(chooser, "gram_share", lambda q, *a: asked.append(q) or real(q, *a))
     searcher.search("ใครเป็นประธานการประชุม AMCC ครั้งที่ 6", k=5)
     assert len(asked) == 1
     english = searcher.search("who chaired the 6th AMCC?", k=5)

@@ -49,7 +49,7 @@ def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, a
             extra, _ = load_releases([distractors], max_bytes=rt.settings.max_file_bytes)
             corpus.add(extra.values(), progress)
         progress.close()
-        searcher = corpus.searcher(rt.settings.search)
+        searcher = corpus.searcher(rt.settings.ranking)
         outcomes: list[dict] = []
         metrics = evaluate(searcher, items, k=k, progress=lambda n: progress("ask", n, len(items)),
                            record=outcomes.append if answers_path else None)  # fmt: skip
