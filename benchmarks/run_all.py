@@ -12,22 +12,9 @@ from pathlib import Path
 from common import SHARED
 
 HERE = Path(__file__).resolve().parent
-NEEDS_SHARED = {"answer_sentence.py", "fusion_xquad.py", "not_found_threshold.py", "chunk_size.py",
-                "scale.py prepare", "scale.py run", "dense_order.py", "english_misses.py",
-                "language_bias.py", "sentence_boundary.py", "bm25_weight.py",
-                "answer_margin.py", "context_sentences.py", "search_parts.py",
-                "english_latency.py", "answer_latency.py",
-                "answer_latency.py --compare words"}  # fmt: skip
-# Timing benchmarks first, one at a time (they need a quiet machine), then quality ones.
-ORDER = ["encoder.py", "indexing.py", "bot_latency.py", "scale.py prepare", "scale.py run",
-         "english_latency.py", "answer_latency.py", "answer_latency.py --compare words",
-         "search_parts.py", "sentence_split.py", "model_reload.py",
-         "answer_sentence.py",
-         "fusion_xquad.py",
-         "chunk_size.py",
-         "not_found_threshold.py", "language_bias.py", "dense_order.py",
-         "english_misses.py", "sentence_boundary.py", "bm25_weight.py", "answer_margin.py",
-         "context_sentences.py"]  # fmt: skip
+NEEDS_SHARED = {"scale.py prepare", "scale.py run"}
+# Timing benchmarks, one at a time (they need a quiet machine); `make eval` is the quality.
+ORDER = ["encoder.py", "indexing.py", "bot_latency.py", "scale.py prepare", "scale.py run"]
 
 
 def main() -> int:

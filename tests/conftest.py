@@ -94,3 +94,13 @@ def runtime_factory(tmp_path, model_cache, embedder, warm_cache):
     yield make
     for rt in made:
         rt.close()
+
+
+@pytest.fixture
+def searcher(runtime_factory, amcc_dir):
+    """A searcher over the AMCC test releases (embedded once per session)."""
+    rt = runtime_factory()
+    from corpus.loader import iter_release_paths, load_path
+
+    rt.indexer.add_documents([load_path(p) for p in iter_release_paths([amcc_dir])])
+    return rt.searcher

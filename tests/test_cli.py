@@ -30,7 +30,16 @@ def test_help_lists_the_contract_and_examples():
     assert result.exit_code == 0
     for name in ("ask", "chat", "corpus", "index", "model"):
         assert name in result.output
-    assert "Example" in run({}, "corpus", "add", "--help").output
+
+    def commands(group, path=()):
+        for name, command in getattr(group, "commands", {}).items():
+            yield (*path, name)
+            yield from commands(command, (*path, name))
+
+    every = list(commands(cli))
+    assert len(every) >= 16
+    for path in every:  # every command and group shows an example
+        assert "Example" in run({}, *path, "--help").output, " ".join(path)
 
 
 def test_ask_before_any_index_is_one_sentence(env):
@@ -112,35 +121,39 @@ def test_unknown_doc_and_bad_config(env, tmp_path):
          "embedding.backend must be one of auto, torch, openvino"),
         ("embedding:\n  backend: torch\n  precision: int8\n",
          "embedding.precision int8 needs embedding.backend openvino or auto"),
-        ("search:\n  tie_break: 2\n", "search.tie_break must be between 0 and 0.1"),
-        ("search:\n  bm25_weight: -0.1\n", "search.bm25_weight must be between 0 and 1"),
-        ("search:\n  lexical_budget: -1\n",
-         "search.lexical_budget must be 0 (no budget) or more"),
-        ("search:\n  common_postings: -1\n",
-         "search.common_postings must be 0 (no cap) or more"),
-        ("search:\n  answer_candidates: -2\n",
-         "search.answer_candidates must be 0 (all) or more"),
-        ("search:\n  answer_margin: 2\n",
-         "search.answer_margin must be between 0 (off) and 1"),
-        ("search:\n  sentence_passages: -1\n",
-         "search.sentence_passages must be 0 (off) or more"),
-        ("search:\n  sentence_weight: 3\n", "search.sentence_weight must be between 0 and 2"),
-        ("search:\n  sentence_margin: -1\n",
-         "search.sentence_margin must be between 0 (no margin) and 1"),
-        ("search:\n  sentence_alignment: 11\n",
-         "search.sentence_alignment must be between 0 (off) and 10"),
-        ("search:\n  answer_alignment: -1\n",
-         "search.answer_alignment must be between 0 (off) and 10"),
-        ("search:\n  gram_passages: -1\n", "search.gram_passages must be 0 (off) or more"),
-        ("search:\n  gram_weight: 2\n", "search.gram_weight must be between 0 (off) and 1"),
-        ("search:\n  answer_grams: -0.1\n", "search.answer_grams must be between 0 (off) and 1"),
-        ("search:\n  answer_side: maybe\n",
-         "config key `search.answer_side` has a bad value 'maybe'"),
+        ("search:\n  min_score: 2\n", "search.min_score must be between 0 and 1"),
+        ("search:\n  k: 0\n", "search.k must be 1 or more"),
+        ("ranking:\n  cross_language: 2\n", "ranking.cross_language must be between 0 and 0.1"),
+        ("ranking:\n  bm25_weight: -0.1\n", "ranking.bm25_weight must be between 0 and 1"),
+        ("ranking:\n  lexical_budget: -1\n", "ranking.lexical_budget must be 0 or more"),
+        ("ranking:\n  sentence_weight: 3\n", "ranking.sentence_weight must be between 0 and 2"),
+        ("ranking:\n  fusion: best\n", "ranking.fusion must be one of weighted, rrf, dense, bm25"),
+        ("ranking:\n  colour: blue\n", "unknown config key `ranking.colour`"),
+        ("search:\n  gram_weight: 2\n", "ranking.gram_weight must be between 0 and 1"),
+        ("ranking:\n  answer_side: maybe\n",
+         "config key `ranking.answer_side` has a bad value 'maybe'"),
     ]:  # fmt: skip
         bad.write_text(config)
         result = CliRunner().invoke(cli, ["--config", str(bad), "corpus", "list"], env=env)
         assert result.exit_code == 1
         assert result.output == f"Error: {error}\n"
+
+
+def test_an_older_config_with_ranking_constants_under_search_still_works(tmp_path, caplog):
+    """Constants that were `search:` keys are read as `ranking:` ones, with a line
+    saying so; a removed one is ignored with a line; the user keys stay."""
+    from bot.settings import load_settings
+
+    old = tmp_path / "old.yaml"
+    old.write_text("search:\n  k: 3\n  min_score: 0.7\n  gram_weight: 0.2\n  tie_break: 0.005\n")
+    settings = load_settings(str(old), env={})
+    assert settings.k == 3 and settings.ranking.min_score == 0.7
+    assert settings.ranking.gram_weight == 0.2
+    assert "search.gram_weight is now ranking.gram_weight" in caplog.text
+    assert "search.tie_break was removed" in caplog.text
+    both = tmp_path / "both.yaml"
+    both.write_text("search:\n  gram_weight: 0.2\nranking:\n  gram_weight: 0.3\n")
+    assert load_settings(str(both), env={}).ranking.gram_weight == 0.3  # ranking: wins
 
 
 def test_chat_answers_each_line_until_eof(env, amcc_dir):

@@ -185,7 +185,8 @@ def test_index_of_another_model_or_damaged_is_refused(tmp_path):
 def test_chunking_change_rechunks_on_rebuild(runtime_factory, amcc_dir, tmp_path):
     from dataclasses import replace
 
-    from retrieval.index.indexer import Indexer, embed_text
+    from retrieval.index.indexer import Indexer
+    from retrieval.text.chunking import embed_text
 
     rt = runtime_factory()
     rt.indexer.add_documents(load_all(amcc_dir))

@@ -14,7 +14,13 @@ from bot.cli.common import Progress, device_option, handle_errors, runtime
 
 @cli.group()
 def corpus() -> None:
-    """Add, remove and list releases."""
+    """Add, remove and list releases.
+
+    \b
+    Examples:
+      prakat corpus add corpus/sample
+      prakat corpus list --limit 5
+    """
 
 
 @corpus.command("add")

@@ -12,7 +12,12 @@ from bot.cli.common import Progress, device_option, handle_errors, runtime
 
 @cli.group("eval")
 def eval_group() -> None:
-    """Measure retrieval quality on labelled questions (a throwaway index)."""
+    """Measure retrieval quality on labelled questions (a throwaway index).
+
+    \b
+    Example:
+      prakat eval iapp --file ../shared/data/iapp-wiki-qa/valid.jsonl --json
+    """
 
 
 def eval_options(func):

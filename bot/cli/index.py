@@ -13,7 +13,13 @@ from bot.cli.common import Progress, device_option, handle_errors, runtime
 
 @cli.group()
 def index() -> None:
-    """Build and inspect the search index."""
+    """Build and inspect the search index.
+
+    \b
+    Examples:
+      prakat index status
+      prakat index check --repair
+    """
 
 
 @index.command("rebuild")

@@ -14,7 +14,12 @@ from bot.cli.common import handle_errors, runtime
 
 @cli.group()
 def model() -> None:
-    """The embedding model."""
+    """The embedding model, and the encoder chosen for this CPU.
+
+    \b
+    Example:
+      prakat model install
+    """
 
 
 @model.command("install")

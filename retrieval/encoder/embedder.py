@@ -42,10 +42,8 @@ log = logging.getLogger(__name__)
 
 # oneDNN keeps a compiled kernel, with its own copy of reordered weights, for every
 # input shape it has seen (up to 1024); in a bot every question and sentence batch
-# has a new length, so that cache grew the process by ~150 MB. 16 holds every shape
-# of one forward pass: bot RSS 1,500 -> 1,351 MB, same query latency and indexing
-# throughput (scratch measurements, docs/performance.md). Read by torch on first
-# use; env wins.
+# has a new length, so that cache grew the process by ~150 MB; 16 holds every shape
+# of one forward pass (docs/performance.md). Read by torch on first use; env wins.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
 
 

@@ -6,10 +6,7 @@ state of "chaired" in an English question lies near the states of the Thai token
 say it (word aligners read the same states: Jalili Sabet et al. 2020, *SimAlign*).
 For each content token of the question, the best cosine with a token of the sentence;
 the mean of those is the sentence's alignment. It is what word overlap is for a
-question in the corpus's own language, for one in the other: over XQuAD-th's English
-questions asked of its Thai paragraphs, ``prakat eval`` R@1 0.852 -> 0.877 (the
-re-scoring of the top passages) and answer hit 0.610 -> 0.653 (the answer choice)
-(docs/quality.md, "Token alignment").
+question in the corpus's own language, for one in the other (docs/design.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Choosing the answer sentence among the sentences of the top passages.
 
-Two measured ideas on top of plain query-sentence cosine (see
-``benchmarks/answer_sentence.py`` and docs/quality.md):
+On top of plain query-sentence cosine (docs/design.md, stage 5):
 
 - Topic residual: every sentence of a release shares its topic, so the sentence
   that restates the question's topic ("the 6th AMCC") wins a plain cosine even
@@ -100,8 +99,7 @@ def answer_side(question_words: list[str], sentence_words: list[str]) -> int:
     A question word followed by its predicate ("พรรคใด มีฐานเสียง ...") asks for the
     subject, and a sentence starting with that predicate ("มีฐานเสียงเยอะสุด ...") has
     left its subject in the sentence before. crfcut cuts Thai text into clauses, often
-    there. XQuAD-th: 17 more answers of 1,190, none lost; iApp 4 of 742, none lost
-    (docs/quality.md, "The answer's side").
+    there.
     """
     at = _slot(question_words)
     if at is None or not sentence_words:
@@ -152,7 +150,7 @@ def topic_residual_scores(
     return num / den
 
 
-OVERLAP_WEIGHT = 0.5  # benchmarks/answer_sentence.py: TH 0.620 -> 0.655, EN unchanged
+OVERLAP_WEIGHT = 0.5  # beside cosines of ~0.1-0.5 (docs/quality.md)
 
 
 def among_sentences(idf: dict[str, float], sentences: list[set[str]]) -> dict[str, float]:
@@ -161,8 +159,7 @@ def among_sentences(idf: dict[str, float], sentences: list[set[str]]) -> dict[st
     log(1 + (N - n + 0.5) / (n + 0.5))). A word most of them hold is the release's
     topic, as its title is for the topic residual, and tells them apart little: "จาเรด
     อัลเลน" in every sentence of his paragraph against "แซ็ค" in the one that counts his
-    sacks. XQuAD-th answer hits +4 questions of 1,190, iApp +12 of 742 (docs/quality.md,
-    "The answer's side").
+    sacks.
     """
     n = len(sentences)
     held = {t: sum(1 for words in sentences if t in words) for t in idf}

@@ -1,8 +1,8 @@
 """Each language's centre in the model's space, for comparing an English question
-with passages by content rather than by language (``search.centring``).
+with passages by content rather than by language (``Ranking.centring``).
 
 The model scores a question and a passage 0.07-0.08 higher when they share a
-language (benchmarks/language_bias.py): over Thai releases, an English question is
+language: over Thai releases, an English question is
 drawn to the few English ones, and among Thai passages its cosines say less about
 content. Subtracting each language's mean vector before the cosine ("centring",
 Libovický et al. 2020, *On the Language Neutrality of Pre-trained Multilingual

@@ -5,8 +5,7 @@ cut the same way in the question and the passage, and a spelling variant
 ("ฟอซซิล" / "ฟอสซิล") or a compound cut differently matches nothing. Runs of three
 characters match across both. Scored among the candidates alone (document frequencies
 from them, not the corpus), a gram weighs by how well it tells the candidates apart:
-what settles near-ties between passages on the same topic, most of XQuAD-th's Thai
-misses (docs/quality.md, "Character n-grams").
+what settles near-ties between passages on the same topic.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import numpy as np
 
 from corpus.release import THAI_DIGITS
 
-GRAM = 3  # characters; 3 and 4 both gain, 3 the more (docs/quality.md); at most 3
+GRAM = 3  # characters (docs/quality.md); at most 3
 K1 = 1.2
 B = 0.75
 

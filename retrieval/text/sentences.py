@@ -16,8 +16,7 @@ from retrieval.text.words import newmm, word_tokens
 # A segment that ends in an abbreviation ("H.E.", "Mrs.", "พ.ศ.", "ม.ค.", "ดร.", "ครม.")
 # was cut by crfcut after the dot; it belongs with what follows. English words are
 # abbreviations by a list (titles, ranks, months, ...), not by length: "city." or
-# "them." ends a sentence (the length rule merged 160 of XQuAD's 1,226 English
-# sentences into the next; tests/test_chunking.py).
+# "them." ends a sentence (tests/test_chunking.py).
 _EN_ABBREVIATIONS = (
     "Mr|Mrs|Ms|Mx|Dr|Prof|Assoc|Asst|St|Jr|Sr|Gen|Lt|Col|Maj|Capt|Cdr|Adm|Brig|Sgt|Pol"
     "|Sqn|Ldr|Gov|Sen|Rep|Rev|Hon|Dep|No|Nos|Vol|Fig|Co|Corp|Inc|Ltd|Dept|Univ|Mt|Ft|vs"
@@ -56,8 +55,7 @@ Words = list[str] | None  # the newmm tokens a segment was cut from, where known
 
 def _crf_features(toks: list[str], enders: set[str], starters: set[str]) -> list[list[str]]:
     """The features crfcut's ``_extract_features`` makes, the same strings in the same
-    order (tests/test_chunking.py), in 60% of the time (1.66 s against 2.78 s over the
-    sample's Thai paragraphs, a scratch timing): each n-gram is joined once
+    order (tests/test_chunking.py), faster: each n-gram is joined once
     (``crf.ngrams``), not once for every window it falls in."""
     joined, end = crf.ngrams(toks, enders, starters)
     columns = [
@@ -85,7 +83,7 @@ def _crf_segments(piece: str, confident: bool = False) -> list[Segment]:
 
     With ``confident``, each sentence also carries the CRF's probability (marginal)
     that a sentence ends where it does; else, and where crfcut's rules force the end,
-    1.0. The marginals cost about what the labelling does (a scratch timing)."""
+    1.0."""
     crfcut = _crfcut()
     tagger = getattr(crfcut, "_tagger", None)
     enders, starters = getattr(crfcut, "_ENDERS", None), getattr(crfcut, "_STARTERS", None)
@@ -229,16 +227,13 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b, _, _ in _units(text)]
 
 
-# crfcut cuts Thai text into more sentences than the same text has in English: over
-# XQuAD's 240 parallel paragraphs, 1.42 Thai sentences for every English one (cut by
-# the rule above), most extra cuts falling between the clauses of one sentence
-# ("...ผู้เล่นหลายคนพุ่งเข้าหาลูกบอล" | "วอร์ด แย่งกลับไปได้"). Joining crfcut's
-# sentences across the cuts its CRF is less than 0.65 sure of makes the counts agree
-# (1.00). The answer is still chosen among crfcut's sentences (a whole first sentence
-# of a release, "On <date> <person> attended <the event>", would win who- and
-# when-questions about the event) and then shown as the whole sentence around it,
-# which holds the answer more often: benchmarks/sentence_boundary.py, docs/quality.md.
-# Passages are still packed from crfcut's own sentences.
+# crfcut cuts Thai text into more sentences than the same text has in English, most
+# extra cuts falling between the clauses of one sentence ("...ผู้เล่นหลายคนพุ่งเข้าหา
+# ลูกบอล" | "วอร์ด แย่งกลับไปได้"). Joined across the cuts its CRF is less than this
+# sure of, Thai and English counts agree (docs/quality.md). The answer is chosen among
+# crfcut's sentences (a whole first sentence, "On <date> <person> attended <the
+# event>", would win who- and when-questions about the event) and shown as the whole
+# sentence around it. Passages are packed from crfcut's own sentences.
 ANSWER_BOUNDARY = 0.65
 
 
