@@ -4,7 +4,8 @@
     python benchmarks/eval_table.py --only xquad-en-th
 
 Each run is one `prakat eval` command (printed, and kept in the JSON), so any row
-can be rerun by hand. Baselines use the same pipeline with `search.fusion` set to
+can be rerun by hand; `--only thaigov-qa` runs the questions about real releases
+alone. Baselines use the same pipeline with `ranking.fusion` set to
 dense, bm25 or rrf. Distractor runs add 5,000 real releases from ../shared/data
 (benchmarks/thaigov_sample.py) to the index. Embeddings are cached in data/, so a
 second run embeds only the questions. Results: benchmarks/results/eval.json, and
@@ -32,6 +33,8 @@ SETS = {
     "xquad-th-th": ["squad", "--contexts", str(XQ / "xquad.th.json")],
     "iapp-th-th": ["iapp", "--file", str(SHARED / "iapp-wiki-qa" / "valid.jsonl")],
 }  # fmt: skip
+QA = SHARED / "thaigov-qa"
+NEWS = "thaigov-qa"  # questions about real releases, by kind and language
 FUSIONS = ["dense", "bm25", "rrf", "weighted"]
 DISTRACTORS = 5000
 
@@ -56,11 +59,15 @@ def runs(only: str | None, fusions: list[str] | None = None) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=list(SETS))
+    parser.add_argument("--only", choices=[*SETS, NEWS])
     parser.add_argument("--fusions", help="only these fusions, e.g. weighted (default: all)")
     args = parser.parse_args()
     if not XQ.exists():
         sys.exit(f"{SHARED} is not there: `make eval` needs ../shared/data")
+    news = news_run() if args.only in (None, NEWS) and not args.fusions else None
+    if args.only == NEWS:
+        write_result("eval_thaigov-qa", {"thaigov_qa": news})
+        return
     haystack = sample(DISTRACTORS, EVAL_DIR / f"thaigov-{DISTRACTORS}")
     rows = []
     for run in runs(args.only, args.fusions.split(",") if args.fusions else None):
@@ -78,13 +85,38 @@ def main() -> None:
                     "seconds": round(time.perf_counter() - started, 1), **metrics})  # fmt: skip
         print(json.dumps(rows[-1]["seconds"]), metrics, flush=True)
     parts = [p for p in (args.only, args.fusions and args.fusions.replace(",", "-")) if p]
-    write_result("_".join(["eval", *parts]), {"runs": rows})  # a subset keeps eval.json
+    payload = {"runs": rows} | ({"thaigov_qa": news} if news else {})
+    write_result("_".join(["eval", *parts]), payload)  # a subset keeps eval.json
     print("\n| set | fusion | distractors | R@1 | R@5 | R@10 | MRR@10 | answer hit |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         cells = [r[k] for k in ("set", "fusion", "distractors", "recall@1", "recall@5",
                                 "recall@10", "mrr@10", "answer_hit")]  # fmt: skip
         print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+def news_run() -> dict:
+    """`prakat eval thaigov` on the development set, over the releases of its months."""
+    haystack = EVAL_DIR / "thaigov-dev"
+    if not haystack.exists():
+        subprocess.run([sys.executable, str(QA / "haystack.py"),
+                        str(SHARED / "thaigov" / "thaigov-v2.tar.xz"),
+                        str(QA / "dev-haystack.txt"), str(haystack)], check=True)  # fmt: skip
+    cmd = [PRAKAT, "--config", str(config_for("weighted")), "eval", "thaigov",
+           "--questions", str(QA / "dev.jsonl"), "--haystack", str(haystack), "--json"]  # fmt: skip
+    shown = " ".join(Path(c).name if c == PRAKAT else c for c in cmd)
+    print(f"$ {shown}", flush=True)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"failed: {done.stderr.strip().splitlines()[-1:]}")
+    table = json.loads(done.stdout.strip().splitlines()[-1])
+    print("\n| kind | n | release@1 | release@5 | answer hit | answered | refused |")
+    print("|---|---|---|---|---|---|---|")
+    for kind, row in table.items():
+        cells = [row.get(k, "") for k in ("n", "release@1", "release@5", "answer_hit",
+                                          "answered", "refused")]  # fmt: skip
+        print(f"| {kind} | " + " | ".join(str(c) for c in cells) + " |")
+    return {"command": shown, "table": table}
 
 
 if __name__ == "__main__":

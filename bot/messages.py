@@ -17,6 +17,8 @@ STRINGS: dict[str, dict[str, str]] = {
             "the passages around it and the release it came from.\n\n"
             "/ask QUESTION - ask (in groups)\n/latest - the newest releases\n"
             "/stats - what the index holds\n"
+            '/new - start a new conversation (a question like "and the 7th?" goes on '
+            "from the one before)\n"
             "Admins: send a .txt or .md release, or reply /add to a text; /remove ID; /reindex"
         ),
         "answer": "Answer",
@@ -26,6 +28,8 @@ STRINGS: dict[str, dict[str, str]] = {
             "Try rephrasing the question or using other key words."
         ),
         "more": "More results",
+        "read_as": "<i>Read as: {question}</i>",
+        "new": "A new conversation: the next question stands alone.",
         "full": "Full release",
         "no_more": "There are no more results.",
         "busy": "Please wait a moment: you have asked many questions in the last minute.",
@@ -67,12 +71,15 @@ STRINGS: dict[str, dict[str, str]] = {
             "ส่งคำถามเป็นภาษาไทยหรืออังกฤษ บอทจะตอบด้วยประโยคที่ตอบคำถาม ข้อความแวดล้อม "
             "และข่าวต้นทาง\n\n"
             "/ask คำถาม - ถาม (ในกลุ่ม)\n/latest - ข่าวล่าสุด\n/stats - ข้อมูลดัชนี\n"
+            '/new - เริ่มบทสนทนาใหม่ (คำถามเช่น "แล้วครั้งที่ 7 ล่ะ" ต่อจากคำถามก่อน)\n'
             "ผู้ดูแล: ส่งไฟล์ .txt หรือ .md หรือตอบกลับข้อความด้วย /add; /remove ID; /reindex"
         ),
         "answer": "คำตอบ",
         "sources": "แหล่งที่มา",
         "not_found": "ไม่พบเรื่องนี้ในประกาศที่มีอยู่ ลองเรียบเรียงคำถามใหม่หรือใช้คำสำคัญอื่น",
         "more": "ผลลัพธ์เพิ่มเติม",
+        "read_as": "<i>เข้าใจว่า: {question}</i>",
+        "new": "เริ่มบทสนทนาใหม่แล้ว คำถามถัดไปจะไม่ต่อจากคำถามก่อน",
         "full": "ข่าวฉบับเต็ม",
         "no_more": "ไม่มีผลลัพธ์เพิ่มเติมแล้ว",
         "busy": "กรุณารอสักครู่ คุณถามหลายคำถามในหนึ่งนาทีที่ผ่านมา",

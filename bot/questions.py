@@ -24,6 +24,8 @@ from bot.messages import language_of, t
 from bot.services import Services
 from retrieval.errors import RetrievalError
 from retrieval.index.vector_index import VectorIndex
+from retrieval.question.dates import DateError
+from retrieval.question.query import parse_question
 
 log = logging.getLogger("prakat.bot")
 PAGE = 3  # passages per answer message; "More results" shows the next ones
@@ -72,16 +74,28 @@ async def answer_question(
         await reply(message, t(lang, "busy"))
         return
     question = question[: svc.settings.telegram.max_question_chars]
+    key = conversation_key(update)
+    try:
+        query = parse_question(question, None, svc.conversations.previous(key))
+    except DateError as exc:
+        await reply(message, esc(str(exc)))
+        return
     await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
     await svc.refresh_if_changed()
     if svc.index_problem:
         await reply(message, t(lang, "index_unavailable"))
         return
-    answer = await asyncio.to_thread(svc.searcher.search, question, PAGE)
+    answer = await asyncio.to_thread(svc.searcher.search, query, PAGE)
+    svc.conversations.remember(key, query)
+    read_as = (
+        t(lang, "read_as", question=esc(excerpt(query.text, 300))) + "\n\n"
+        if query.completed_from
+        else ""
+    )
     if not answer.found:
-        await reply(message, t(lang, "not_found"))
+        await reply(message, read_as + t(lang, "not_found"))
         return
-    token = svc.remember(question)
+    token = svc.remember(query.text)
     buttons = InlineKeyboardMarkup(
         [
             [
@@ -92,10 +106,28 @@ async def answer_question(
             ]
         ]
     )
-    messages = pack_blocks(answer_blocks(answer))
+    blocks = answer_blocks(answer)
+    if read_as:
+        blocks.insert(1, read_as.strip())
+    messages = pack_blocks(blocks)
     for i, text in enumerate(messages):
         last = i == len(messages) - 1
         await reply(message, text, reply_markup=buttons if last else None)
+
+
+def conversation_key(update: Update) -> tuple[int, int]:
+    """A conversation is a private chat, or one user's questions in a group."""
+    chat = update.effective_chat
+    user = update.effective_user
+    chat_id = chat.id if chat else 0
+    private = chat is None or chat.type == "private"
+    return (chat_id, 0 if private else (user.id if user else 0))
+
+
+async def on_new(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/new: the next question stands alone."""
+    services(context).conversations.forget(conversation_key(update))
+    await reply(update.effective_message, t(user_lang(update), "new"))
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

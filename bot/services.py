@@ -15,6 +15,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from retrieval.index.vector_index import VectorIndex
+from retrieval.question.conversation import Conversations
 from retrieval.ranking.centres import language_centres
 from retrieval.ranking.search import Searcher
 from retrieval.text.sentences import warm_up
@@ -50,6 +51,7 @@ class Services:
         self.write_lock = asyncio.Lock()
         self.flood = FloodGate(settings.telegram.questions_per_minute)
         self.questions: OrderedDict[str, str] = OrderedDict()  # token -> question
+        self.conversations = Conversations()  # each chat's last question, for follow-ups
         self.index_problem: str | None = None  # why no usable index is loaded, if so
         self._index_stamp: tuple | None = None  # the index file that is being served
         self._fingerprint: str | None = None  # the corpus state that index was built from

@@ -30,6 +30,7 @@ from bot.questions import (
     on_group_text,
     on_help,
     on_latest,
+    on_new,
     on_other,
     on_private_text,
     on_start,
@@ -48,12 +49,14 @@ COMMANDS = {
         ("ask", "Ask a question"),
         ("latest", "The newest releases"),
         ("stats", "What the index holds"),
+        ("new", "Start a new conversation"),
         ("help", "How to use the bot"),
     ],
     "th": [
         ("ask", "ถามคำถาม"),
         ("latest", "ข่าวล่าสุด"),
         ("stats", "ข้อมูลดัชนี"),
+        ("new", "เริ่มบทสนทนาใหม่"),
         ("help", "วิธีใช้บอท"),
     ],
 }
@@ -105,6 +108,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
     app.add_handler(CommandHandler("ask", on_ask))
     app.add_handler(CommandHandler("latest", on_latest))
     app.add_handler(CommandHandler("stats", on_stats))
+    app.add_handler(CommandHandler("new", on_new))
     app.add_handler(CommandHandler("add", on_add))
     app.add_handler(CommandHandler("remove", on_remove))
     app.add_handler(CommandHandler("reindex", on_reindex))

@@ -243,6 +243,29 @@ class Store(FullText):
             out[r[0]] = (Chunk(*r[:6]), doc)
         return out
 
+    def chunk_releases(self, chunk_ids: Sequence[int]) -> dict[int, tuple[str, str | None, str]]:
+        """``(doc_id, date, title)`` of each chunk's release, by chunk id."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT c.chunk_id, d.doc_id, d.date, d.title FROM chunks c"
+                f" JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({marks})",
+                list(chunk_ids),
+            ).fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def chunks_dated(self, first: str, last: str) -> list[int]:
+        """The chunk ids of the releases dated from ``first`` to ``last`` (ISO days)."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT c.chunk_id FROM documents d JOIN chunks c ON c.doc_id = d.doc_id"
+                " WHERE d.date BETWEEN ? AND ?",
+                (first, last),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """The text of each chunk, by id; unknown ids are left out."""
         if not chunk_ids:

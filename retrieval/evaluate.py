@@ -163,12 +163,14 @@ class EvalCorpus:
         else:
             self.indexer.add_documents(docs)
 
-    def searcher(self, config: Ranking) -> Searcher:
-        """Recall is measured on rankings, so the "not found" threshold is off here."""
+    def searcher(self, config: Ranking, *, not_found: bool = False) -> Searcher:
+        """Recall is measured on rankings, so the "not found" threshold is off here,
+        unless ``not_found`` (a set that measures refusals)."""
         index, _ = VectorIndex.load(
             self.indexer.index_path, model=self.embedder.signature, config=self.indexer.index_config
         )
-        config = replace(config, min_score=0.0)
+        if not not_found:
+            config = replace(config, min_score=0.0)
         return Searcher(self.store, self.embedder, index, config, sentences=self.cache)
 
     def close(self) -> None:

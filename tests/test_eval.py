@@ -87,3 +87,46 @@ def test_eval_bad_file_is_one_sentence(tmp_path, env):
     result = CliRunner().invoke(cli, ["eval", "squad", "--contexts", str(bad)], env=env)
     assert result.exit_code == 1
     assert result.output == f"Error: {bad} is not in SQuAD v1.1 format\n"
+
+
+def test_eval_thaigov_asks_in_a_conversation_on_the_day_asked(tmp_path, model_cache, warm_cache,
+                                                             amcc_dir):  # fmt: skip
+    """Per kind and language; a follow-up is asked after its context, an unanswerable
+    question counts as refused."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(warm_cache, data / "embeddings.sqlite")
+    env = {"PRAKAT_DATA_DIR": str(data), "PRAKAT_CACHE_DIR": str(model_cache)}
+    rows = [
+        {"id": "a", "q": "who chaired the 6th AMCC?", "lang": "en", "kind": "ordinal",
+         "gold": [46681], "answers": ["Josephine Teo"], "asked_on": "2022-12-01"},
+        {"id": "b", "q": "and the 7th?", "lang": "en", "kind": "followup", "gold": [60666],
+         "answers": [], "asked_on": "2022-12-01", "context": ["who chaired the 6th AMCC?"]},
+        {"id": "c", "q": "ใครเป็นประธานการประชุม AMCC ครั้งที่ 9", "lang": "th",
+         "kind": "unanswerable", "gold": [], "answers": [], "asked_on": "2022-12-01"},
+        {"id": "d", "q": "who chaired the 7th AMCC?", "lang": "en", "kind": "ordinal",
+         "gold": [60666], "answers": [], "asked_on": "2021-12-01"},  # before it was held
+    ]  # fmt: skip
+    path = tmp_path / "dev.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    answers = tmp_path / "answers.jsonl"
+    result = CliRunner().invoke(
+        cli, ["eval", "thaigov", "--questions", str(path), "--haystack", str(amcc_dir),
+              "--json", "--answers", str(answers)], env=env, catch_exceptions=False,
+    )  # fmt: skip
+    table = json.loads(result.output)
+    assert list(table) == ["ordinal", "followup", "unanswerable", "lang:en", "lang:th", "all"]
+    assert table["ordinal"]["n"] == 2 and table["ordinal"]["release@1"] == 0.5
+    assert table["ordinal"]["answer_hit"] == 0.5
+    assert table["followup"]["release@1"] == 1.0
+    assert table["unanswerable"] == {"n": 1, "refused": 1.0}
+    outcomes = {o["id"]: o for o in map(json.loads, answers.read_text().splitlines())}
+    assert outcomes["b"]["asked"] == "who chaired the 7th AMCC?"
+    assert "60666" not in outcomes["d"]["releases"]  # published after the day asked
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n')
+    result = CliRunner().invoke(
+        cli, ["eval", "thaigov", "--questions", str(bad), "--haystack", str(amcc_dir)], env=env
+    )
+    assert result.exit_code == 1
+    assert result.output == f"Error: {bad} is not in the thaigov-qa jsonl format\n"

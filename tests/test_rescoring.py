@@ -39,7 +39,8 @@ def test_an_english_questions_top_passages_gain_their_best_sentences_centred_cos
 
     question = "who chaired the 6th AMCC?"
     embedded = texts_embedded(searcher, monkeypatch)
-    searcher.config = replace(searcher.config, sentence_passages=0)
+    # passages, not releases: the stage re-scores passages
+    searcher.config = replace(searcher.config, sentence_passages=0, distinct_releases=False)
     off = searcher.search(question, k=12, with_sentence=False).hits
     assert embedded == []
     searcher.config = replace(
@@ -100,7 +101,7 @@ def test_only_the_passages_near_enough_to_overtake_the_first_are_rescored(search
     from dataclasses import replace
 
     question = "who chaired the 6th AMCC?"
-    searcher.config = replace(searcher.config, sentence_passages=0)
+    searcher.config = replace(searcher.config, sentence_passages=0, distinct_releases=False)
     off = searcher.search(question, k=6, with_sentence=False).hits
     gaps = [off[0].score - h.score for h in off[:5]]
     margin = (sorted(gaps)[2] + sorted(gaps)[3]) / 2  # the first three are within it
@@ -129,10 +130,12 @@ def test_a_thai_questions_top_passages_gain_their_character_gram_bm25(searcher):
     from retrieval.text.normalise import normalise_query
 
     question = "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6"
-    searcher.config = replace(searcher.config, gram_weight=0.0)
+    searcher.config = replace(searcher.config, gram_weight=0.0, distinct_releases=False)
     off = searcher.search(question, k=12, with_sentence=False).hits
     searcher.config = replace(searcher.config, gram_weight=0.1, gram_passages=5)
     on = searcher.search(question, k=12, with_sentence=False).hits
+    # the stage sees the passages by score (the occurrence asked reorders them after it)
+    off = sorted(off, key=lambda h: h.score, reverse=True)
     scores = gram_bm25(normalise_query(question), [h.chunk.text for h in off[:5]])
     assert max(scores) > min(scores) > 0
     before = {h.chunk.chunk_id: h.score for h in off}

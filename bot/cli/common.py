@@ -18,8 +18,10 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from retrieval.encoder.model_install import ModelInstallError
     from retrieval.errors import RetrievalError
     from retrieval.evaluate import EvalDataError
+    from retrieval.question.dates import DateError
 
     return (
+        DateError,
         CorpusError,
         RetrievalError,
         ModelInstallError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import click
 
@@ -39,31 +40,53 @@ def eval_options(func):
     return func
 
 
-def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, as_json: bool,
-             answers_path: str | None = None):  # fmt: skip
-    from corpus.loader import load_releases
-    from retrieval.evaluate import EvalCorpus, evaluate
+@contextmanager
+def throwaway_searcher(ctx: click.Context, doc_sets, *, not_found: bool = False):
+    """A searcher over a throwaway index of ``doc_sets`` (sharing the embedding cache),
+    and the progress bars to go on with."""
+    from retrieval.evaluate import EvalCorpus
 
     rt = runtime(ctx)
     rt.settings.data_dir.mkdir(parents=True, exist_ok=True)
     corpus = EvalCorpus(rt.embedder, rt.settings.cache_path, rt.settings.chunking)
     progress = Progress()
     try:
-        corpus.add(docs, progress)
-        if distractors:  # unreadable files in a haystack are simply left out
-            extra, _ = load_releases([distractors], max_bytes=rt.settings.max_file_bytes)
-            corpus.add(extra.values(), progress)
+        for docs in doc_sets:
+            corpus.add(docs(), progress)
         progress.close()
-        searcher = corpus.searcher(rt.settings.ranking)
-        outcomes: list[dict] = []
-        metrics = evaluate(searcher, items, k=k, progress=lambda n: progress("ask", n, len(items)),
-                           record=outcomes.append if answers_path else None)  # fmt: skip
+        yield corpus.searcher(rt.settings.ranking, not_found=not_found), progress
     finally:
         progress.close()
         corpus.close()
-    if answers_path:
-        with open(answers_path, "w", encoding="utf-8") as out:
+
+
+def releases_in(ctx: click.Context, folder: str):
+    """The releases under ``folder`` (unreadable files in a haystack are left out)."""
+    from corpus.loader import load_releases
+
+    def load():
+        docs, _ = load_releases([folder], max_bytes=runtime(ctx).settings.max_file_bytes)
+        return docs.values()
+
+    return load
+
+
+def write_outcomes(path: str | None, outcomes: list[dict]) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8") as out:
             out.writelines(json.dumps(o, ensure_ascii=False) + "\n" for o in outcomes)
+
+
+def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, as_json: bool,
+             answers_path: str | None = None):  # fmt: skip
+    from retrieval.evaluate import evaluate
+
+    doc_sets = [lambda: docs] + ([releases_in(ctx, distractors)] if distractors else [])
+    outcomes: list[dict] = []
+    with throwaway_searcher(ctx, doc_sets) as (searcher, progress):
+        metrics = evaluate(searcher, items, k=k, progress=lambda n: progress("ask", n, len(items)),
+                           record=outcomes.append if answers_path else None)  # fmt: skip
+    write_outcomes(answers_path, outcomes)
     if as_json:
         click.echo(json.dumps(metrics))
     else:
@@ -110,3 +133,46 @@ def eval_iapp(ctx, path, k, distractors, as_json, answers_path) -> None:
 
     docs, items = load_iapp(path)
     run_eval(ctx, docs, items, k, distractors, as_json, answers_path)
+
+
+@eval_group.command("thaigov")
+@click.option("--questions", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="thaigov-qa jsonl file (../shared/data/thaigov-qa/dev.jsonl).")  # fmt: skip
+@click.option("--haystack", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder of the releases the questions are asked over.")  # fmt: skip
+@click.option("--k", "k", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--answers", "answers_path", type=click.Path(dir_okay=False, writable=True),
+              help="Also write each question's releases and answer (JSON lines).")  # fmt: skip
+@device_option
+@click.pass_context
+@handle_errors
+def eval_thaigov(ctx, questions, haystack, k, as_json, answers_path) -> None:
+    """Questions about real releases, asked as a user asks them: in a conversation, on
+    their day (`--today`). Per kind and language: release@1, release@5, answer hit,
+    answered; for the unanswerable ones, refused.
+
+    \b
+    Example:
+      python3 ../shared/data/thaigov-qa/haystack.py ../shared/data/thaigov/thaigov-v2.tar.xz \\
+          ../shared/data/thaigov-qa/dev-haystack.txt /tmp/thaigov-dev
+      prakat eval thaigov --questions ../shared/data/thaigov-qa/dev.jsonl \\
+          --haystack /tmp/thaigov-dev
+    """
+    from retrieval.evaluate_thaigov import evaluate_thaigov, load_thaigov
+
+    items = load_thaigov(questions)
+    haystacks = [releases_in(ctx, haystack)]
+    with throwaway_searcher(ctx, haystacks, not_found=True) as (searcher, progress):
+        table, outcomes = evaluate_thaigov(
+            searcher, items, k=k, progress=lambda n: progress("ask", n, len(items))
+        )
+    write_outcomes(answers_path, outcomes)
+    if as_json:
+        click.echo(json.dumps(table))
+        return
+    measures = ("n", "release@1", "release@5", "answer_hit", "answered", "refused")
+    click.echo(f"{'':>14}" + "".join(f"{m:>11}" for m in measures))
+    for key, row in table.items():
+        cells = "".join(f"{row[m]:>11}" if m in row else f"{'':>11}" for m in measures)
+        click.echo(f"{key:>14}{cells}")

@@ -20,6 +20,7 @@ On top of plain query-sentence cosine (docs/design.md, stage 5):
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 
@@ -126,11 +127,47 @@ def sentence_has_type(kind: str | None, sentence: str) -> bool:
     return bool(kind) and bool(_SENTENCE_TYPES[kind].search(sentence))
 
 
+_NUMBER = re.compile(r"\d[\d,.]*")
+# numbers that count nothing: a year, a time of day, a list's item number, COVID-19
+_NOT_COUNTS = re.compile(
+    r"(?:ปี|พ\.\s?ศ\.|ค\.\s?ศ\.|ศักราช|\b(?:year|in|since|until|of))\s*(?:งบประมาณ\s*)?(?:1[89]|20|25)\d\d(?!\d)|\d{1,2}[.:]\d\d\s*(?:น\.|hrs|a\.m\.|p\.m\.)"
+    r"|^\s*\d{1,2}[.)](?!\d)|(?:โควิด|covid)[\s-]?19",
+    re.I,
+)
+
+
+def beyond_question(kind: str | None, sentence: str, question: str) -> str:
+    """What of ``sentence`` may be the answer to a how-many question: less the dates and
+    occurrences it names and the numbers the question holds already ("ครม. วันที่ 22
+    มี.ค." restates the asked day; it does not count anything)."""
+    if kind != "number":
+        return sentence
+    from retrieval.question.dates import DateError, find_dates
+    from retrieval.question.occurrences import occurrence_spans
+
+    try:
+        spans = [d.span for d in find_dates(sentence, _SOME_DAY) if d.span]
+    except DateError:
+        spans = []
+    spans += occurrence_spans(sentence)
+    spans += [m.span() for m in _NOT_COUNTS.finditer(sentence)]
+    chars = list(sentence)
+    for a, b in spans:
+        chars[a:b] = " " * (b - a)
+    sentence = "".join(chars)
+    asked = {n.rstrip(",.") for n in _NUMBER.findall(question)}
+    return _NUMBER.sub(lambda m: " " if m.group(0).rstrip(",.") in asked else m.group(0), sentence)
+
+
+_SOME_DAY = dt.date(2000, 1, 1)  # years are read, not resolved: any day serves
+
+
 def may_answer(question: str, texts: list[str]) -> list[bool]:
     """Which sentences may answer: for a who / when / how-many question, those that
-    name a person / a date / a number, when any does; else all."""
+    name a person / a date / a number beyond what the question says, when any does;
+    else all."""
     kind = question_type(question)
-    typed = [sentence_has_type(kind, t) for t in texts]
+    typed = [sentence_has_type(kind, beyond_question(kind, t, question)) for t in texts]
     return typed if any(typed) else [True] * len(texts)
 
 

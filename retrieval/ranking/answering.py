@@ -70,8 +70,12 @@ class SentenceChooser:
         terms: list[str],
         coverage: float,
         weights,
+        *,
+        asks: str | None = None,
     ) -> AnswerSentence | None:
-        """``question``: normalised; ``weights(terms)``: the terms' IDF over the passages."""
+        """``question``: normalised; ``weights(terms)``: the terms' IDF over the passages;
+        ``asks``: the text whose question word gives the answer's type (a follow-up's
+        own words), else ``question``."""
         if not hits:
             return None
         r = self.ranking
@@ -87,7 +91,7 @@ class SentenceChooser:
                     if raw is not None:
                         cut.setdefault(hit.chunk.text[a:b], raw)
         texts = [hit.chunk.text[a:b] for hit, a, b, _, _ in candidates]
-        allowed = may_answer(question, texts)  # only those may win: embed no others
+        allowed = may_answer(asks or question, texts)  # only those may win: embed no others
         every = (candidates, texts, allowed)  # all, in passage order, for beside()
         candidates = [c for c, k in zip(candidates, allowed, strict=True) if k]
         texts = [t for t, k in zip(texts, allowed, strict=True) if k]

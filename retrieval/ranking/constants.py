@@ -49,6 +49,19 @@ class Ranking:
     gram_passages: int = 30
     gram_weight: float = 0.1
 
+    # -- what the question asks of a release (constraints)
+    # the candidates within topic_margin of the best score (in units of the best's lead
+    # over the median candidate) match the topic; among them the asked occurrence,
+    # date and the newest decide the order
+    topic_margin: float = 0.75
+    # a release published up to date_slack days after the asked date may report it
+    date_slack: int = 3
+    # a question naming dates also takes the date_k passages of those days nearest it
+    date_k: int = 50
+    # releases shown: one passage each (the answer still reads the first one's top
+    # passages)
+    distinct_releases: bool = True
+
     # -- passages and the answer
     min_score: float = 0.77  # best cosine below this: "not found" (search.min_score)
     answer_passages: int = 3  # the answer is one of these top passages' sentences
@@ -88,5 +101,6 @@ LIMITS: dict[str, tuple[float, float] | None] = {
     "sentence_weight": (0, 2), "sentence_margin": (0, 1), "sentence_alignment": (0, 10),
     "gram_passages": None, "gram_weight": (0, 1), "min_score": (0, 1),
     "answer_passages": None, "answer_candidates": None, "answer_margin": (0, 1),
-    "answer_alignment": (0, 10), "answer_grams": (0, 1),
+    "answer_alignment": (0, 10), "answer_grams": (0, 1), "topic_margin": (0, 5),
+    "date_slack": (0, 31), "date_k": None,
 }  # fmt: skip

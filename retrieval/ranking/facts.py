@@ -1,11 +1,12 @@
 """What the search reads about passages from the store, remembered while a pinned
-snapshot lasts: how many passages hold each word, and each passage's script."""
+snapshot lasts: how many passages hold each word, each passage's script and release."""
 
 from __future__ import annotations
 
 import threading
 
 from corpus.store import Store
+from retrieval.ranking.constraints import Release, day
 from retrieval.text.normalise import mostly_thai
 
 
@@ -18,12 +19,14 @@ class PassageFacts:
         self.pinned = pinned
         self._term_counts: dict[str, int] = {}
         self._thai: dict[int, bool] = {}
+        self._releases: dict[int, Release] = {}
         self._lock = threading.Lock()
 
     def forget(self) -> None:
         with self._lock:
             self._term_counts.clear()
             self._thai.clear()
+            self._releases.clear()
 
     def term_counts(self, terms: list[str]) -> dict[str, int]:
         """Passages holding each term. FTS5 counts a term by walking its posting list
@@ -37,6 +40,15 @@ class PassageFacts:
             return {c: mostly_thai(t) for c, t in self.store.chunk_texts(ids).items()}
 
         return self._remembered(self._thai, chunk_ids, fetch, limit=2_000_000)
+
+    def releases(self, chunk_ids: list[int]) -> dict[int, Release]:
+        """Each passage's release: its id, date and title."""
+
+        def fetch(ids: list[int]) -> dict[int, Release]:
+            rows = self.store.chunk_releases(ids)
+            return {c: Release(d, day(date), t) for c, (d, date, t) in rows.items()}
+
+        return self._remembered(self._releases, chunk_ids, fetch, limit=2_000_000)
 
     def _remembered(self, memo: dict, keys: list, fetch, limit: int = 200_000) -> dict:
         """``fetch(keys)`` -> {key: value}, kept in ``memo`` (at most ``limit``) where

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from corpus.models import Chunk, Document
+from retrieval.question.query import Query
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Answer:
     question: str
     sentence: AnswerSentence | None
     hits: list[Hit]
+    query: Query | None = None  # the question as read (completed, its day)
 
     @property
     def found(self) -> bool:

@@ -1,10 +1,15 @@
 """From a question to passages and the answer sentence, in five stages:
 
-1. candidates: the passages nearest the question's vector (``candidates``) and BM25's
-   for its words (``lexical``), the two halves run side by side;
+0. the question is read once into a ``Query`` (``retrieval.question``);
+1. candidates: the passages nearest the question's vector (``candidates``), those of
+   the days it names (``constraints``) and BM25's for its words (``lexical``), the
+   halves run side by side;
 2. fusion: one score for each candidate (``fusion``);
-3. re-scoring of the top passages by what a passage's vector misses (``rescoring``);
-4. passages: the top ``k``, or none where even the best is too far ("not found");
+3. re-scoring of the top passages by what a passage's vector misses (``rescoring``),
+   then by what the question asks of a release: published by its day, its date,
+   occurrence, the newest (``constraints``);
+4. passages: the top ``k`` releases, or none where even the best is too far or only
+   look-alikes name the asked occurrence ("not found");
 5. the answer sentence, from the best release's top passages (``answering``).
 """
 
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,7 +25,9 @@ from corpus.store import Store
 from retrieval.encoder.embedder import Embedder
 from retrieval.index.embed_cache import EmbeddingCache
 from retrieval.index.vector_index import VectorIndex
-from retrieval.ranking import fusion, rescoring
+from retrieval.question.query import Query, parse_question
+from retrieval.ranking import constraints, fusion, rescoring
+from retrieval.ranking.answer import question_type
 from retrieval.ranking.answering import SentenceChooser
 from retrieval.ranking.candidates import dense_candidates
 from retrieval.ranking.constants import Ranking
@@ -27,7 +35,7 @@ from retrieval.ranking.embedded import Embedded
 from retrieval.ranking.facts import PassageFacts
 from retrieval.ranking.lexical import Words, coverage_weight, question_words, term_weights
 from retrieval.ranking.results import Answer, AnswerSentence, Hit
-from retrieval.text.normalise import is_thai, normalise_query
+from retrieval.text.normalise import is_thai
 
 # the searches' BM25 halves (stage 1b), beside their embedding
 _LEXICAL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="prakat-bm25")
@@ -88,22 +96,25 @@ class Searcher:
                 self._swapping = False
                 self._gate.notify_all()
 
-    def search(self, question: str, k: int = 5, *, with_sentence: bool = True) -> Answer:
-        """The top ``k`` passages for ``question`` and the sentence that best answers it."""
+    def search(self, question: str | Query, k: int = 5, *, with_sentence: bool = True) -> Answer:
+        """The top ``k`` passages for ``question`` and the sentence that best answers it.
+        ``question``: the text, or a ``Query`` (``parse_question``: its day, the
+        conversation). Raises ``DateError`` for a date that does not exist."""
+        query = question if isinstance(question, Query) else parse_question(question)
         with self._gate:
             self._gate.wait_for(lambda: not self._swapping)
             self._active += 1
         try:
-            return self._search(question, k, with_sentence=with_sentence)
+            return self._search(query, k, with_sentence=with_sentence)
         finally:
             with self._gate:
                 self._active -= 1
                 self._gate.notify_all()
 
-    def _search(self, question: str, k: int, *, with_sentence: bool) -> Answer:
-        query = normalise_query(question)
+    def _search(self, q: Query, k: int, *, with_sentence: bool) -> Answer:
+        query = q.text
         if not query:
-            return Answer(question, None, [])
+            return Answer(q.asked, None, [], q)
         r, index = self.config, self.index
         # 1. candidates: BM25 needs only the question's words, so its tokenising and FTS5
         # run in another thread while the model embeds the question
@@ -111,6 +122,7 @@ class Searcher:
         try:
             qvec = self.embedded.question_vector(query, self._aligned)
             dense = dense_candidates(query, qvec, index, k, r, self.embedded.centres)
+            dense = self._dated(q, qvec, dense)
         finally:
             words = lexical.result()
         # 2. fusion
@@ -126,15 +138,59 @@ class Searcher:
                                             self.embedded, r)  # fmt: skip
         if r.fusion == "weighted" and is_thai(query):
             scores = rescoring.by_grams(scores, query, self.store, r)
+        releases = self.facts.releases(list(scores))
+        scores = constraints.published(scores, releases, q.today)
+        ranked, answerable = constraints.order(scores, q, releases, self.store.chunk_texts, r)
         # 4. passages
-        top = sorted(scores, key=lambda c: scores[c], reverse=True)[:k]
-        if not top or max(cosines[c] for c in top) < r.min_score:
-            return Answer(question, None, [])
-        rows = self.store.get_chunks(top)
-        hits = [Hit(rows[c][0], rows[c][1], scores[c], cosines[c]) for c in top if c in rows]
+        shown, pool = self._passages(ranked, releases, k)
+        if not shown or max(cosines[c] for c in shown) < r.min_score or not answerable:
+            return Answer(q.asked, None, [], q)
+        rows = self.store.get_chunks(list(dict.fromkeys(shown + pool)))
+        hit = {c: Hit(rows[c][0], rows[c][1], scores[c], cosines[c]) for c in rows}
+        hits = [hit[c] for c in shown if c in hit]
         # 5. the answer sentence
-        sentence = self._answer(query, qvec, hits, words) if with_sentence else None
-        return Answer(question, sentence, hits)
+        sentence = None
+        if with_sentence:
+            asks = q.asked if question_type(q.asked) else query
+            sentence = self._answer(query, qvec, [hit[c] for c in pool if c in hit] + hits[1:],
+                                    words, asks)  # fmt: skip
+        if sentence is not None and sentence.chunk_id in hit and hits:
+            # the first release is shown by the passage around its answer
+            hits[0] = hit[sentence.chunk_id]
+        return Answer(q.asked, sentence, hits, q)
+
+    def _dated(self, q: Query, qvec: np.ndarray, dense):
+        """The dense candidates, with the passages of the days the question names."""
+        window = constraints.date_window(q, self.config)
+        if window is None:
+            return dense
+        chunk_ids = self.store.chunks_dated(*window)
+        if not chunk_ids or len(chunk_ids) > constraints.DATED_LIMIT:
+            return dense
+        extra = constraints.dated_candidates(qvec, chunk_ids, self.index, self.config.date_k)
+        known = {c for c, _ in dense.hits}
+        hits = dense.hits + [(c, s) for c, s in extra if c not in known]
+        return replace(dense, hits=sorted(hits, key=lambda h: h[1], reverse=True))
+
+    def _passages(self, ranked: list[int], releases: dict, k: int) -> tuple[list[int], list[int]]:
+        """(the passages shown: the first ``k``, one a release where
+        ``distinct_releases``; the first release's top passages, for the answer)."""
+        if not ranked:
+            return [], []
+        if not self.config.distinct_releases:
+            return ranked[:k], ranked[: self.config.answer_passages]
+        first = releases[ranked[0]].doc_id if ranked[0] in releases else None
+        pool = [c for c in ranked[: self.config.answer_passages]
+                if c in releases and releases[c].doc_id == first]  # fmt: skip
+        shown, seen = [], set()
+        for c in ranked:
+            doc = releases[c].doc_id if c in releases else c
+            if doc not in seen:
+                seen.add(doc)
+                shown.append(c)
+                if len(shown) == k:
+                    break
+        return shown, pool[: self.config.answer_passages]
 
     @property
     def _aligned(self) -> bool:
@@ -142,10 +198,11 @@ class Searcher:
         makes its token states in the pass that embeds it)."""
         return self.config.sentence_alignment > 0 or self.config.answer_alignment > 0
 
-    def _answer(self, query: str, qvec: np.ndarray, hits: list[Hit], words: Words):
+    def _answer(self, query: str, qvec: np.ndarray, hits: list[Hit], words: Words, asks: str):
         counts = words.counts
         return self.chooser.choose(query, qvec, hits, words.terms, words.coverage,
-                                   lambda terms: self.term_weights(terms, counts))  # fmt: skip
+                                   lambda terms: self.term_weights(terms, counts),
+                                   asks=asks)  # fmt: skip
 
     def answer_sentence(
         self,
