@@ -7,13 +7,24 @@ Build the haystack's index first, with its own data dir:
         ../shared/data/thaigov-qa/dev-haystack.txt /tmp/thaigov-dev
     PRAKAT_DATA_DIR=/tmp/dev-data prakat corpus add /tmp/thaigov-dev
     PRAKAT_DATA_DIR=/tmp/dev-data python benchmarks/news_latency.py [--rounds 3]
+
+To compare with another commit (its searcher reads the questions' plain text), run
+each in turn, alternating, on the same machine:
+
+    git worktree add /tmp/before COMMIT
+    python benchmarks/news_latency.py --plain --code /tmp/before --name news_latency_before
+    python benchmarks/news_latency.py --plain --name news_latency_after
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import statistics
+import sys
 import time
+from pathlib import Path
 
 from common import SHARED, write_result
 
@@ -23,37 +34,50 @@ def main() -> None:
     parser.add_argument("--questions", default=str(SHARED / "thaigov-qa" / "dev.jsonl"))
     parser.add_argument("--config", default=None)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--plain", action="store_true",
+                        help="ask each question's text alone: no conversation, no day")  # fmt: skip
+    parser.add_argument("--code", help="import prakat from this checkout instead")
+    parser.add_argument("--name", default="news_latency")
     args = parser.parse_args()
+    if args.code:
+        sys.path.insert(0, str(Path(args.code).resolve()))
 
     from bot.runtime import Runtime
     from bot.settings import load_settings
-    from retrieval.evaluate_thaigov import load_thaigov
-    from retrieval.question.query import parse_question
 
     rt = Runtime(load_settings(args.config))
     searcher = rt.searcher
-    items = load_thaigov(args.questions)
+    rows = [json.loads(line) for line in open(args.questions, encoding="utf-8") if line.strip()]
+    asked = [(row["lang"], row["q"] if args.plain else query(row)) for row in rows]
     searcher.search("warm up", 5)
     times: dict[str, list[float]] = {}
     for _ in range(args.rounds):
-        for item in items:
-            previous = None
-            for earlier in item.context:
-                previous = parse_question(earlier, item.asked_on, previous)
-            query = parse_question(item.question, item.asked_on, previous)
+        for lang, question in asked:
             start = time.perf_counter()
-            searcher.search(query, 5)
-            times.setdefault(item.lang, []).append((time.perf_counter() - start) * 1000)
+            searcher.search(question, 5)
+            times.setdefault(lang, []).append((time.perf_counter() - start) * 1000)
     per_language = {
         lang: {"questions": len(ms) // args.rounds, "p50_ms": round(statistics.median(ms), 1),
                "p95_ms": round(statistics.quantiles(ms, n=20)[18], 1)}
         for lang, ms in sorted(times.items())
     }  # fmt: skip
     ratio = per_language["en"]["p50_ms"] / per_language["th"]["p50_ms"]
-    write_result("news_latency", {"passages": len(searcher.index), "rounds": args.rounds,
-                                  "per_language": per_language,
-                                  "en_over_th_p50": round(ratio, 2)})  # fmt: skip
+    write_result(args.name, {"passages": len(searcher.index), "rounds": args.rounds,
+                             "plain": args.plain, "code": args.code or ".",
+                             "per_language": per_language,
+                             "en_over_th_p50": round(ratio, 2)})  # fmt: skip
     rt.close()
+
+
+def query(row: dict):
+    """The question as the user's path reads it: after its conversation, on its day."""
+    from retrieval.question.query import parse_question
+
+    day = dt.date.fromisoformat(row["asked_on"])
+    previous = None
+    for earlier in row.get("context") or ():
+        previous = parse_question(earlier, day, previous)
+    return parse_question(row["q"], day, previous)
 
 
 if __name__ == "__main__":

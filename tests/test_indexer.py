@@ -368,3 +368,18 @@ def test_batch_size_auto_is_16_on_a_cpu_and_a_set_size_is_kept(embedder, tmp_pat
     bad.write_text("embedding:\n  batch_size: -1\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="batch_size must be 0"):
         load_settings(bad, env={})
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_stored_vectors_come_back_by_id_and_unknown_ids_are_left_out(kind):
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((20, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex(8, "m", kind)
+    index.add(np.arange(20) * 10, vectors)
+    ids, got = index.vectors([30, 0, 190])
+    assert ids == [30, 0, 190]
+    np.testing.assert_allclose(got, vectors[[3, 0, 19]], atol=1e-6)
+    ids, got = index.vectors([30, 31, 0])  # 31 is not held (a row newer than the index)
+    assert ids == [30, 0] and got.shape == (2, 8)
+    assert index.vectors([])[0] == []

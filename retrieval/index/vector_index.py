@@ -169,6 +169,19 @@ class VectorIndex:
         except RuntimeError:  # faiss: "key ... not found"
             return None
 
+    def vectors(self, chunk_ids: list[int]) -> tuple[list[int], np.ndarray]:
+        """(the ids the index holds, their stored vectors), in one FAISS call where all
+        are held."""
+        if not chunk_ids or len(self) == 0:
+            return [], np.zeros((0, self.dim), np.float32)
+        try:
+            return list(chunk_ids), self.index.reconstruct_batch(np.asarray(chunk_ids, np.int64))
+        except RuntimeError:  # one of them is newer than this index: one by one
+            held = [(c, v) for c in chunk_ids if (v := self.vector(c)) is not None]
+            if not held:
+                return [], np.zeros((0, self.dim), np.float32)
+            return [c for c, _ in held], np.stack([v for _, v in held])
+
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Top ``k`` ``(chunk_id, cosine)`` for one normalised query vector."""
         return self.search_each(query.reshape(1, -1), k)[0]

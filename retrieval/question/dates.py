@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pythainlp.util.date import thai_abbr_months, thai_full_months
 
 _THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+_DIGIT = re.compile(r"\d")
 _EN_MONTHS = [m.lower() for m in calendar.month_name[1:]]
 _EN_ABBR = [m.lower() for m in calendar.month_abbr[1:]] + ["sept"]
 
@@ -178,10 +179,13 @@ def _relative(text: str, today: dt.date) -> list[DateRange]:
     return out
 
 
-def find_dates(text: str, today: dt.date) -> list[DateRange]:
-    """Every date ``text`` names, in the order written. Raises ``DateError`` for a date
+def find_dates(text: str, today: dt.date, *, relative: bool = True) -> list[DateRange]:
+    """Every date ``text`` names, in the order written; ``relative``: also the days it
+    names relative to ``today`` (yesterday, last week). Raises ``DateError`` for a date
     that does not exist."""
     text = text.translate(_THAI_DIGITS)
+    if not relative and not _DIGIT.search(text):
+        return []  # every written date has a digit: most sentences are done here
     found: list[tuple[int, DateRange]] = []
     taken: list[range] = []
     for kind, pattern in _PATTERNS:
@@ -190,7 +194,8 @@ def find_dates(text: str, today: dt.date) -> list[DateRange]:
                 continue
             found.append((m.start(), replace(_read(kind, m, today), span=m.span())))
             taken.append(range(m.start(), m.end()))
-    return [r for _, r in sorted(found, key=lambda pair: pair[0])] + _relative(text, today)
+    written = [r for _, r in sorted(found, key=lambda pair: pair[0])]
+    return written + _relative(text, today) if relative else written
 
 
 def parse_day(text: str) -> dt.date:

@@ -146,7 +146,7 @@ def beyond_question(kind: str | None, sentence: str, question: str) -> str:
     from retrieval.question.occurrences import occurrence_spans
 
     try:
-        spans = [d.span for d in find_dates(sentence, _SOME_DAY) if d.span]
+        spans = [d.span for d in find_dates(sentence, _SOME_DAY, relative=False) if d.span]
     except DateError:
         spans = []
     spans += occurrence_spans(sentence)

@@ -56,15 +56,10 @@ def dated_candidates(
     qvec: np.ndarray, chunk_ids: list[int], index: VectorIndex, k: int
 ) -> list[tuple[int, float]]:
     """The ``k`` passages of ``chunk_ids`` nearest the question (exact cosines)."""
-    vectors, kept = [], []
-    for cid in chunk_ids:
-        vector = index.vector(cid)
-        if vector is not None:
-            vectors.append(vector)
-            kept.append(cid)
+    kept, vectors = index.vectors(chunk_ids)
     if not kept:
         return []
-    cosines = np.stack(vectors) @ qvec
+    cosines = vectors @ qvec
     order = np.argsort(-cosines)[:k]
     return [(kept[i], float(cosines[i])) for i in order]
 
@@ -121,7 +116,7 @@ def order(
     # scales for Thai and for (re-scored) English questions
     spread = best - scores[ranked[min(len(ranked), _SPREAD) // 2]]
     topic = [c for c in ranked if scores[c] >= best - ranking.topic_margin * spread]
-    texts = passage_texts(topic)
+    texts = passage_texts(topic) if query.dates or query.occurrences else {}
     asked = set(query.occurrences)
 
     def key(c: int):
