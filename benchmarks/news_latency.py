@@ -71,13 +71,10 @@ def main() -> None:
 
 def query(row: dict):
     """The question as the user's path reads it: after its conversation, on its day."""
-    from retrieval.question.query import parse_question
+    from retrieval.question.query import parse_turns
 
-    day = dt.date.fromisoformat(row["asked_on"])
-    previous = None
-    for earlier in row.get("context") or ():
-        previous = parse_question(earlier, day, previous)
-    return parse_question(row["q"], day, previous)
+    turns = [*(row.get("context") or ()), row["q"]]
+    return parse_turns(turns, dt.date.fromisoformat(row["asked_on"]))
 
 
 if __name__ == "__main__":

@@ -87,13 +87,12 @@ async def answer_question(
         return
     answer = await asyncio.to_thread(svc.searcher.search, query, PAGE)
     svc.conversations.remember(key, query)
-    read_as = (
-        t(lang, "read_as", question=esc(excerpt(query.text, 300))) + "\n\n"
-        if query.completed_from
-        else ""
-    )
+    # a completed follow-up says how it was read, after the question
+    read_as = []
+    if query.completed_from:
+        read_as = [t(lang, "read_as", question=esc(excerpt(query.text, 300)))]
     if not answer.found:
-        await reply(message, read_as + t(lang, "not_found"))
+        await reply(message, "\n\n".join([*read_as, t(lang, "not_found")]))
         return
     token = svc.remember(query.text)
     buttons = InlineKeyboardMarkup(
@@ -106,10 +105,8 @@ async def answer_question(
             ]
         ]
     )
-    blocks = answer_blocks(answer)
-    if read_as:
-        blocks.insert(1, read_as.strip())
-    messages = pack_blocks(blocks)
+    asked, *found = answer_blocks(answer)
+    messages = pack_blocks([asked, *read_as, *found])
     for i, text in enumerate(messages):
         last = i == len(messages) - 1
         await reply(message, text, reply_markup=buttons if last else None)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.evaluate import EvalDataError
-from retrieval.question.query import parse_question
+from retrieval.question.query import parse_turns
 from retrieval.ranking.search import Searcher
 
 
@@ -52,12 +52,9 @@ def _squash(text: str) -> str:
 
 
 def ask(searcher: Searcher, item: NewsItem, k: int = 5):
-    """The answer ``item`` gets after its conversation, on its day."""
-    previous = None
-    for earlier in item.context:
-        previous = parse_question(earlier, item.asked_on, previous)
-        searcher.search(previous, k)
-    return searcher.search(parse_question(item.question, item.asked_on, previous), k)
+    """The answer ``item`` gets after its conversation, on its day (the earlier turns'
+    answers change nothing of how it is read, so only the last is searched)."""
+    return searcher.search(parse_turns([*item.context, item.question], item.asked_on), k)
 
 
 def outcome(item: NewsItem, answer) -> dict:

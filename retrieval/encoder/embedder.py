@@ -383,25 +383,6 @@ class Embedder:
         return _bf16_autocast(self.device)
 
     def _encode(self, texts: Sequence[str], prompt: str, progress: Progress | None) -> np.ndarray:
-        dim = self.dim
-        if not texts:
-            return np.zeros((0, dim), np.float32)
-        out = np.zeros((len(texts), dim), np.float32)
-        # Sort by length so each batch pads little; report progress per batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        bs = self.batch_size
-        for b in range(0, len(order), bs):
-            idx = order[b : b + bs]
-            with self._autocast():
-                vecs = self.model.encode(
-                    [texts[i] for i in idx],
-                    prompt=prompt,
-                    batch_size=bs,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-            out[idx] = vecs
-            if progress:
-                progress(len(idx))
-        return out
+        return passes.encode(self.model, texts, prompt, dim=self.dim,
+                             batch_size=self.batch_size, autocast=self._autocast,
+                             progress=progress)  # fmt: skip

@@ -1,5 +1,6 @@
-"""Forward passes that give more than sentence-transformers' ``encode``: passages given
-as input ids with their sentences' pooled vectors, and texts with their token states."""
+"""Forward passes: sentence-transformers' ``encode`` in batches of like lengths, and
+those that give more: passages given as input ids with their sentences' pooled
+vectors, and texts with their token states."""
 
 from __future__ import annotations
 
@@ -9,6 +10,25 @@ import numpy as np
 
 from retrieval.encoder.states import TokenStates
 from retrieval.encoder.tokens import pool_spans
+
+
+def encode(model, texts: Sequence[str], prompt: str, *, dim: int, batch_size: int, autocast,
+           progress) -> np.ndarray:  # fmt: skip
+    """Unit vectors of ``texts``, sorted by length so that each batch pads little;
+    ``progress(n)`` after each batch, where given."""
+    if not texts:
+        return np.zeros((0, dim), np.float32)
+    out = np.zeros((len(texts), dim), np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for b in range(0, len(order), batch_size):
+        idx = order[b : b + batch_size]
+        with autocast():
+            out[idx] = model.encode([texts[i] for i in idx], prompt=prompt,
+                                    batch_size=batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False)  # fmt: skip
+        if progress:
+            progress(len(idx))
+    return out
 
 
 def forward_ids(

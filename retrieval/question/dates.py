@@ -16,7 +16,9 @@ from dataclasses import dataclass, replace
 
 from pythainlp.util.date import thai_abbr_months, thai_full_months
 
-_THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+from corpus.release import THAI_DIGITS
+from retrieval.text.normalise import is_thai
+
 _DIGIT = re.compile(r"\d")
 _EN_MONTHS = [m.lower() for m in calendar.month_name[1:]]
 _EN_ABBR = [m.lower() for m in calendar.month_abbr[1:]] + ["sept"]
@@ -100,13 +102,9 @@ def _day(year: int, month: int, day: int, text: str) -> dt.date:
         raise DateError(f"There is no such date as {text.strip()!r}.") from None
 
 
-def _is_thai(text: str) -> bool:
-    return any("\u0e00" <= c <= "\u0e7f" for c in text)
-
-
 def _read(kind: str, m: re.Match, today: dt.date) -> DateRange:
     text = m.group(0)
-    thai = _is_thai(text) or kind == "num"
+    thai = is_thai(text) or kind == "num"
     if kind in ("dmy", "mdy"):
         if kind == "dmy":
             first, last, name, year = m.group(1), m.group(2), m.group(3), m.group(4)
@@ -183,7 +181,7 @@ def find_dates(text: str, today: dt.date, *, relative: bool = True) -> list[Date
     """Every date ``text`` names, in the order written; ``relative``: also the days it
     names relative to ``today`` (yesterday, last week). Raises ``DateError`` for a date
     that does not exist."""
-    text = text.translate(_THAI_DIGITS)
+    text = text.translate(THAI_DIGITS)
     if not relative and not _DIGIT.search(text):
         return []  # every written date has a digit: most sentences are done here
     found: list[tuple[int, DateRange]] = []

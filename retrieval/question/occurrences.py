@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+from corpus.release import THAI_DIGITS
 
 # "first" and ครั้งแรก are left out: "for the first time" names no occurrence of a series
 _ORDINAL_WORDS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh",
@@ -54,7 +54,7 @@ def _be_year(text: str | None) -> int | None:
 
 def find_occurrences(text: str) -> set[Occurrence]:
     """The occurrences ``text`` names."""
-    text = text.translate(_THAI_DIGITS)
+    text = text.translate(THAI_DIGITS)
     found: set[Occurrence] = set()
     for pattern in _PATTERNS:
         for m in pattern.finditer(text):
@@ -69,7 +69,7 @@ def find_occurrences(text: str) -> set[Occurrence]:
 
 def occurrence_spans(text: str) -> list[tuple[int, int]]:
     """Where ``text`` names occurrences (digits only: Thai digits keep their offsets)."""
-    text = text.translate(_THAI_DIGITS)
+    text = text.translate(THAI_DIGITS)
     return [m.span() for pattern in _PATTERNS for m in pattern.finditer(text)]
 
 
@@ -86,7 +86,7 @@ def agreement(asked: set[Occurrence], named: set[Occurrence]) -> int:
 def renumber(text: str, number: int) -> str:
     """``text`` with the occurrence it names made ``number`` ("the 6th AMCC" becomes
     "the 7th AMCC"): how "and the 7th?" borrows the rest of the question before it."""
-    text = text.translate(_THAI_DIGITS)
+    text = text.translate(THAI_DIGITS)
 
     def digits(m: re.Match) -> str:
         return (

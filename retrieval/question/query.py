@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from retrieval.question.conversation import complete
 from retrieval.question.dates import DateRange, find_dates
 from retrieval.question.occurrences import Occurrence, find_occurrences
 from retrieval.text.normalise import mostly_thai, normalise_query
@@ -31,10 +33,6 @@ class Query:
     occurrences: frozenset[Occurrence] = field(default_factory=frozenset)
     completed_from: str | None = None  # the earlier question it was completed with
 
-    @property
-    def empty(self) -> bool:
-        return not self.text
-
 
 def parse_question(
     question: str, today: dt.date | None = None, previous: Query | None = None
@@ -42,8 +40,6 @@ def parse_question(
     """``question`` read into a ``Query``; ``previous``: the conversation's last question,
     which completes this one where it lacks its subject (``conversation.needs_subject``).
     Raises ``DateError`` for a date that does not exist."""
-    from retrieval.question.conversation import complete
-
     asked = normalise_query(question)
     day = today or dt.date.today()
     text, source = complete(asked, previous)
@@ -65,3 +61,12 @@ def parse_question(
         occurrences=frozenset(occurrences),
         completed_from=source,
     )
+
+
+def parse_turns(questions: Sequence[str], today: dt.date | None = None) -> Query:
+    """The last of ``questions``, one conversation oldest first, each read after the one
+    before it."""
+    query = None
+    for question in questions:
+        query = parse_question(question, today, query)
+    return query

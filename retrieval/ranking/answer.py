@@ -26,6 +26,9 @@ import re
 
 import numpy as np
 
+from retrieval.question.dates import DateError, find_dates
+from retrieval.question.occurrences import occurrence_spans
+
 _QUESTION_TYPES = [
     ("person", re.compile(r"\b(?:who|whom|whose)\b|ใคร|ผู้ใด|บุคคลใด", re.I)),
     (
@@ -142,9 +145,6 @@ def beyond_question(kind: str | None, sentence: str, question: str) -> str:
     มี.ค." restates the asked day; it does not count anything)."""
     if kind != "number":
         return sentence
-    from retrieval.question.dates import DateError, find_dates
-    from retrieval.question.occurrences import occurrence_spans
-
     try:
         spans = [d.span for d in find_dates(sentence, _SOME_DAY, relative=False) if d.span]
     except DateError:
