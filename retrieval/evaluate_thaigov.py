@@ -68,6 +68,8 @@ def outcome(item: NewsItem, answer) -> dict:
         "answer": text,
         "answer_hit": bool(text) and any(_squash(a) in _squash(text) for a in item.answers),
         "refused": text is None,
+        # the first release's cosine: what a "not found" threshold would compare
+        "top_cosine": round(answer.hits[0].dense, 4) if answer.hits else None,
         "asked": answer.query.text if answer.query else item.question,
     }  # fmt: skip
 
