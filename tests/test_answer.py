@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from retrieval.ranking.answer import among_sentences, answer_side, may_answer, question_type
+from retrieval.ranking.answer import among_sentences, answer_side
+from retrieval.ranking.answer_types import may_answer, question_type
 from retrieval.text.words import word_tokens
 
 
@@ -66,6 +67,11 @@ def test_a_question_word_every_sentence_holds_weighs_least_among_them():
         ("ร่างพระราชบัญญัติที่ไม่ใช่ของรัฐบาลมักเกี่ยวข้องกับเรื่องใด", None),
         ("การประชุมเกี่ยวกับอะไร", None),
         ("มีกี่โครงการที่เกี่ยวกับน้ำ", "number"),
+        ("ประชุมกลุ่มย่อยครั้งที่ 4 จัดที่จังหวัดไหน", "place"),
+        ("In which country was the 42nd ASEAN Summit held?", "place"),
+        # a plain "where" may be a building or a street; การเมือง is politics
+        ("Where was the Summer Theatre located?", None),
+        ("พรรคการเมืองใดครองพื้นที่เขตด้านในของเมลเบิร์น", None),
     ],
 )
 def test_question_type(question, kind):
@@ -76,3 +82,21 @@ def test_a_question_about_something_is_not_answered_only_by_numbers():
     sentences = ["ที่ประชุมหารือเรื่องการค้าชายแดน", "ผู้เข้าร่วม 300 คนจาก 10 ประเทศ"]
     assert may_answer("การประชุมเกี่ยวกับเรื่องใด", sentences) == [True, True]
     assert may_answer("มีผู้เข้าร่วมกี่คน", sentences) == [False, True]
+
+
+def test_a_which_province_question_is_answered_by_a_sentence_naming_another_place():
+    """A province, a country (not Thailand) or ณ (at) before a place; ณ before a day
+    and the places the question names do not count."""
+    sentences = [
+        "อธิบดีเป็นประธานเปิดการประชุมของคณะทำงานในประเทศไทย",
+        "ข้อมูล ณ วันที่ 24 มีนาคม 2565",
+        "ณ ห้องบอลรูม 1 โรงแรมอมารี พัทยา จังหวัดชลบุรี",
+        "การประชุมครั้งที่ 42 จัดที่อินโดนีเซีย",
+    ]
+    assert may_answer("ประชุมจัดที่จังหวัดไหน", sentences) == [False, False, True, True]
+    assert may_answer("ประชุมที่อินโดนีเซียจัดที่เมืองไหน", sentences) == [False, False, True, False]
+
+
+def test_royal_nouns_name_no_person():
+    sentences = ["พระบรมราชโองการโปรดเกล้าฯ ตั้งกรมใหม่", "น.ส.ไตรศุลี ไตรสรณกุล รองโฆษก"]
+    assert may_answer("ใครเป็นรองโฆษก", sentences) == [False, True]

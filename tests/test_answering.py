@@ -40,7 +40,7 @@ def test_a_who_question_embeds_only_the_sentences_that_name_a_person(searcher):
     the answer is the one the full comparison gives."""
     from dataclasses import replace
 
-    from retrieval.ranking.answer import sentence_has_type
+    from retrieval.ranking.answer_types import sentence_has_type
 
     # the top passages' sentences, re-scored for an English question, are counted apart
     searcher.config = replace(searcher.config, sentence_passages=0)

@@ -118,6 +118,19 @@ def test_a_follow_up_is_completed_and_a_standalone_question_is_not():
     assert not needs_subject("ใครเป็นอธิบดีคนแรกของกรมโลกร้อน")
 
 
+def test_the_thing_the_question_before_named_points_back_to_it():
+    expo = parse_question("Which Thai province will host the World Horticultural Expo?", TODAY)
+    size = parse_question("How big will the expo site be?", TODAY, expo)
+    assert size.completed_from == expo.text
+    # a question with its own date or name stands alone, though it shares "the cabinet"
+    march = parse_question("What did the cabinet approve on March 8?", TODAY)
+    cabinet = parse_question("What did the cabinet approve on March 1?", TODAY, march)
+    assert cabinet.completed_from is None
+    assert parse_question("Who chaired the ASEAN summit?", TODAY, expo).completed_from is None
+    # "the" thing the question before did not name
+    assert parse_question("How big is the airport?", TODAY, expo).completed_from is None
+
+
 def test_a_follow_up_keeps_the_dates_of_the_turn_before():
     first = parse_question("ครม. วันที่ 22 มี.ค. 65 อนุมัติอะไร", TODAY)
     follow = parse_question("แล้วใช้งบเท่าไร", TODAY, first)

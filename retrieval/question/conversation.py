@@ -24,13 +24,31 @@ _FOLLOW_UP = re.compile(
 )
 
 
+# "the expo" after a question about the World Horticultural Expo: a definite noun
+# that names nothing of its own points back to the question before
+_DEFINITE = re.compile(r"\bthe\s+([a-z]+)", re.I)
+_OWN_NAMES = re.compile(r"\d|(?<!^)(?<![.?!]\s)\b[A-Z]")
+
+
 def needs_subject(question: str) -> bool:
     return bool(_FOLLOW_UP.search(question.strip()))
 
 
+def refers_back(question: str, before: str) -> bool:
+    """Whether ``question``, which names no number and no name of its own, speaks of
+    "the" thing ``before`` named."""
+    question = question.strip()
+    if _OWN_NAMES.search(question):
+        return False
+    named = {w.lower() for w in re.findall(r"[A-Za-z]+", before)}
+    return any(m.group(1).lower() in named for m in _DEFINITE.finditer(question))
+
+
 def complete(asked: str, previous: Query | None) -> tuple[str, str | None]:
     """(the question as understood, the earlier question it was completed with)."""
-    if previous is None or not asked or not needs_subject(asked):
+    if previous is None or not asked:
+        return asked, None
+    if not needs_subject(asked) and not refers_back(asked, previous.text):
         return asked, None
     before = previous.text
     own = find_occurrences(asked)

@@ -7,8 +7,8 @@ On top of plain query-sentence cosine (docs/design.md, stage 5):
   when another sentence holds the answer ("Josephine Teo chaired"). Removing the
   direction of the release's title from both the question and the sentence
   vectors before comparing them scores what a sentence adds beyond the topic.
-- Answer type: a who / when / how-many question is answered by a sentence that
-  names a person / a date / a number. When some candidates do, only they compete.
+- Answer type: a who / when / how-many / where question is answered by a sentence
+  that names a person / a date / a number / a place (``answer_types``).
 - Word overlap: the share of the question's IDF mass that a sentence contains,
   added with weight 0.5, scaled by how far the corpus knows the question's words
   (0 for an English question over Thai text, where overlap means nothing).
@@ -20,48 +20,11 @@ On top of plain query-sentence cosine (docs/design.md, stage 5):
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-import re
 
 import numpy as np
 
-from retrieval.question.dates import DateError, find_dates
-from retrieval.question.occurrences import occurrence_spans
-
-_QUESTION_TYPES = [
-    ("person", re.compile(r"\b(?:who|whom|whose)\b|ใคร|ผู้ใด|บุคคลใด", re.I)),
-    (
-        "date",
-        re.compile(
-            r"\bwhen\b|\b(?:what|which|in what) (?:year|century|date|day|month|decade)\b"
-            r"|เมื่อไ[หร]|เมื่อใด|ปีใด|ปีไหน|ปีอะไร|ศตวรรษใด|วันที่เท่า|วันใด|เดือนใด|ยุคใด",
-            re.I,
-        ),
-    ),
-    (
-        "number",
-        re.compile(
-            r"\bhow (?:many|much|long|old|far|large|big)\b|\bwhat (?:percentage|percent|number)\b"
-            r"|(?<!เ)กี่|เท่าไ[หร]|เท่าใด",  # not the กี่ of เกี่ยว, "about"
-            re.I,
-        ),
-    ),
-]
-
-_SENTENCE_TYPES = {
-    "person": re.compile(
-        r"(?:^|[\s(])(?:นาย|นาง|นางสาว|ดร\.|พล\.|พระ|สมเด็จ|ศาสตราจารย์"
-        r"|Mr\.|Mrs\.|Ms\.|Dr\.|H\.E\.|Sir |King |Queen |President |Pope )"
-    ),
-    "date": re.compile(
-        r"\b1\d{3}\b|\b2[05]\d{2}\b|ค\.ศ\.|พ\.ศ\.|ศตวรรษ|century|มกราคม|กุมภาพันธ์|มีนาคม|เมษายน"
-        r"|พฤษภาคม|มิถุนายน|กรกฎาคม|สิงหาคม|กันยายน|ตุลาคม|พฤศจิกายน|ธันวาคม|January|February"
-        r"|March|April|May|June|July|August|September|October|November|December"
-    ),
-    "number": re.compile(r"\d|หนึ่ง|สอง|สาม|สี่|ห้า|หก|เจ็ด|แปด|เก้า|สิบ|ร้อย|พัน|หมื่น|แสน|ล้าน"),
-}
-
+from retrieval.ranking.answer_types import may_answer
 
 # Thai question words, as newmm cuts them ("ปีใด" -> ปี | ใด). ไหม is not one here: it
 # is also "silk".
@@ -116,59 +79,6 @@ def answer_side(question_words: list[str], sentence_words: list[str]) -> int:
     if after and after not in _NOT_PREDICATE and sentence_words[0] == after:
         return -1
     return 0
-
-
-def question_type(question: str) -> str | None:
-    """``person``, ``date``, ``number`` or None (any sentence may answer)."""
-    for name, pattern in _QUESTION_TYPES:
-        if pattern.search(question):
-            return name
-    return None
-
-
-def sentence_has_type(kind: str | None, sentence: str) -> bool:
-    return bool(kind) and bool(_SENTENCE_TYPES[kind].search(sentence))
-
-
-_NUMBER = re.compile(r"\d[\d,.]*")
-# numbers that count nothing: a year, a time of day, a list's item number, COVID-19
-_NOT_COUNTS = re.compile(
-    r"(?:ปี|พ\.\s?ศ\.|ค\.\s?ศ\.|ศักราช|\b(?:year|in|since|until|of))\s*(?:งบประมาณ\s*)?(?:1[89]|20|25)\d\d(?!\d)|\d{1,2}[.:]\d\d\s*(?:น\.|hrs|a\.m\.|p\.m\.)"
-    r"|^\s*\d{1,2}[.)](?!\d)|(?:โควิด|covid)[\s-]?19",
-    re.I,
-)
-
-
-def beyond_question(kind: str | None, sentence: str, question: str) -> str:
-    """What of ``sentence`` may be the answer to a how-many question: less the dates and
-    occurrences it names and the numbers the question holds already ("ครม. วันที่ 22
-    มี.ค." restates the asked day; it does not count anything)."""
-    if kind != "number":
-        return sentence
-    try:
-        spans = [d.span for d in find_dates(sentence, _SOME_DAY, relative=False) if d.span]
-    except DateError:
-        spans = []
-    spans += occurrence_spans(sentence)
-    spans += [m.span() for m in _NOT_COUNTS.finditer(sentence)]
-    chars = list(sentence)
-    for a, b in spans:
-        chars[a:b] = " " * (b - a)
-    sentence = "".join(chars)
-    asked = {n.rstrip(",.") for n in _NUMBER.findall(question)}
-    return _NUMBER.sub(lambda m: " " if m.group(0).rstrip(",.") in asked else m.group(0), sentence)
-
-
-_SOME_DAY = dt.date(2000, 1, 1)  # years are read, not resolved: any day serves
-
-
-def may_answer(question: str, texts: list[str]) -> list[bool]:
-    """Which sentences may answer: for a who / when / how-many question, those that
-    name a person / a date / a number beyond what the question says, when any does;
-    else all."""
-    kind = question_type(question)
-    typed = [sentence_has_type(kind, beyond_question(kind, t, question)) for t in texts]
-    return typed if any(typed) else [True] * len(texts)
 
 
 def topic_residual_scores(

@@ -24,10 +24,10 @@ from retrieval.ranking.answer import (
     among_sentences,
     answer_side,
     choose_sentence,
-    may_answer,
     overlap_scores,
     sentences_to_embed,
 )
+from retrieval.ranking.answer_types import may_answer
 from retrieval.ranking.constants import Ranking
 from retrieval.ranking.embedded import Embedded
 from retrieval.ranking.facts import PassageFacts

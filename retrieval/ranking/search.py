@@ -27,7 +27,7 @@ from retrieval.index.embed_cache import EmbeddingCache
 from retrieval.index.vector_index import VectorIndex
 from retrieval.question.query import Query, parse_question
 from retrieval.ranking import constraints, fusion, rescoring
-from retrieval.ranking.answer import question_type
+from retrieval.ranking.answer_types import question_type
 from retrieval.ranking.answering import SentenceChooser
 from retrieval.ranking.candidates import dense_candidates
 from retrieval.ranking.constants import Ranking
@@ -135,7 +135,7 @@ class Searcher:
         # 3. re-scoring
         if dense.centred is not None and r.sentence_passages > 0:
             scores = rescoring.by_sentences(scores, dense.centred, query, self.store,
-                                            self.embedded, r)  # fmt: skip
+                                            self.embedded, r, self._release_ids)  # fmt: skip
         if r.fusion == "weighted" and is_thai(query):
             scores = rescoring.by_grams(scores, query, self.store, r)
         releases = self.facts.releases(list(scores))
@@ -191,6 +191,9 @@ class Searcher:
                 if len(shown) == k:
                     break
         return shown, pool[: self.config.answer_passages]
+
+    def _release_ids(self, chunk_ids: list[int]) -> dict[int, str]:
+        return {c: r.doc_id for c, r in self.facts.releases(chunk_ids).items()}
 
     @property
     def _aligned(self) -> bool:
