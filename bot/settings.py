@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from corpus.fetch import FetchConfig
 from retrieval.encoder.choice import BACKENDS, PRECISIONS
 from retrieval.encoder.embedder import EmbedderConfig
 from retrieval.index.vector_index import INDEX_TYPES, IndexConfig
@@ -53,6 +54,7 @@ class Settings:
     index: IndexConfig = field(default_factory=IndexConfig)
     max_file_bytes: int = 10 * 1024 * 1024
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
 
     @property
     def db_path(self) -> Path:
@@ -92,7 +94,8 @@ def _build(cls, values: dict[str, Any], section: str):
             elif isinstance(default, float):
                 value = float(value)
             elif isinstance(default, tuple):
-                value = tuple(int(v) for v in (value or []))
+                kind = type(default[0]) if default else int  # admins: ids; hosts: names
+                value = tuple(kind(v) for v in (value or []))
             elif isinstance(default, str):
                 value = "" if value is None else str(value)
         except (TypeError, ValueError):
@@ -120,7 +123,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     base = config_path.parent if config_path.exists() else Path.cwd()
 
     known = {"data_dir", "embedding", "chunking", "search", "ranking", "index", "corpus",
-             "telegram"}  # fmt: skip
+             "telegram", "fetch"}  # fmt: skip
     unknown = sorted(set(raw) - known)
     if unknown:
         raise SettingsError(f"unknown config key `{unknown[0]}`")
@@ -158,6 +161,15 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         except ValueError:
             raise SettingsError("PRAKAT_ADMINS must be comma-separated Telegram user ids") from None
     telegram = replace(telegram, **overrides)
+    fetch = _build(FetchConfig, _section(raw, "fetch"), "fetch")
+    if fetch.pages_per_second < 0 or fetch.timeout_s <= 0 or fetch.max_bytes < 1:
+        raise SettingsError("fetch.pages_per_second, timeout_s and max_bytes must be positive")
+    if fetch.retries < 0 or fetch.every_minutes < 0:
+        raise SettingsError("fetch.retries and fetch.every_minutes must be 0 or more")
+    if fetch.misses_to_stop < 1 or fetch.batch < 1:
+        raise SettingsError("fetch.misses_to_stop and fetch.batch must be 1 or more")
+    if "{id}" not in fetch.release_url:
+        raise SettingsError("fetch.release_url must hold {id}, where the news id goes")
 
     if embedding.precision not in PRECISIONS:
         raise SettingsError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
@@ -185,6 +197,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         index=index,
         max_file_bytes=max_file_bytes,
         telegram=telegram,
+        fetch=fetch,
     )
 
 

@@ -13,13 +13,12 @@ from pathlib import Path
 from corpus.models import Document, UnsupportedDocument
 from corpus.release import parse_release
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MIN_FILES_FOR_PROCESSES = 200  # fewer are read in this process: starting workers costs more
 
 _BINARY_MAGIC = {
     b"\x89PNG": "a PNG image",
-    b"%PDF": "a PDF file",
     b"PK\x03\x04": "a ZIP archive (or Office document)",
     b"\xff\xd8\xff": "a JPEG image",
     b"GIF8": "a GIF image",
@@ -27,10 +26,30 @@ _BINARY_MAGIC = {
     b"\x1f\x8b": "a gzip archive",
 }
 _HTML = re.compile(r"<\s*(?:!doctype|html|head|body|script|iframe|style)\b", re.IGNORECASE)
+# an HTML page's own charset (Thai sites have served TIS-620 / windows-874)
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+# browsers read every Thai label as windows-874 (WHATWG's encoding standard), a superset
+_THAI_LABELS = {"windows-874", "x-cp874", "tis-620", "tis620", "iso-8859-11", "iso8859-11"}
+
+
+def _page_charset(data: bytes) -> str | None:
+    found = _CHARSET.search(data[:4096])
+    if not found:
+        return None
+    label = found[1].decode("ascii").lower()
+    if label in _THAI_LABELS:
+        return "cp874"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
 
 
 def decode_bytes(data: bytes, name: str = "the file") -> str:
-    """Decode release bytes: UTF-8 (with or without BOM) or UTF-16 with a BOM."""
+    """Decode release bytes: UTF-8 (with or without BOM), UTF-16 with a BOM, or an
+    HTML page's declared charset."""
     if not data.strip():
         raise UnsupportedDocument(f"{name} is empty")
     for magic, kind in _BINARY_MAGIC.items():
@@ -44,27 +63,40 @@ def decode_bytes(data: bytes, name: str = "the file") -> str:
     else:
         if b"\x00" in data:
             raise UnsupportedDocument(f"{name} looks binary (it contains NUL bytes)")
+        charset = _page_charset(data)
+        if charset in (None, "utf-8", "utf-16"):
+            charset = "utf-8-sig"
         try:
-            text = data.decode("utf-8-sig")
+            text = data.decode(charset)
         except UnicodeDecodeError as exc:
+            label = "UTF-8" if charset == "utf-8-sig" else charset
             raise UnsupportedDocument(
-                f"{name} is not valid UTF-8 text (bad byte at offset {exc.start})"
+                f"{name} is not valid {label} text (bad byte at offset {exc.start})"
             ) from None
     controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\n\r\t\f\v")
     if controls > 8:
         raise UnsupportedDocument(f"{name} looks binary (it is full of control characters)")
-    if _HTML.search(text):
-        raise UnsupportedDocument(f"{name} is HTML; save the release as plain text")
     return text
 
 
-def load_bytes(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
-    """Parse an uploaded or read file's bytes into a Document."""
+def load_bytes(
+    data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES, url: str | None = None
+) -> Document:
+    """Parse an uploaded, read or fetched file's bytes into a Document: a PDF, an HTML
+    page (``url``: where it was fetched from) or a text release, told by content."""
     if len(data) > max_bytes:
         raise UnsupportedDocument(
             f"{name} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
         )
+    if data.startswith(b"%PDF"):
+        from corpus.pdf_release import parse_pdf
+
+        return parse_pdf(data, name)
     text = decode_bytes(data, name)
+    if _HTML.search(text[:100_000]):
+        from corpus.html_release import parse_html
+
+        return parse_html(text, name, url)
     try:
         return parse_release(text, source_path=name)
     except UnsupportedDocument as exc:  # name the file: `corpus add DIR` may skip hundreds
@@ -75,9 +107,7 @@ def load_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Docume
     """Read one release file."""
     path = Path(path)
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UnsupportedDocument(
-            f"{path.name} is not a .txt or .md file; releases must be plain text"
-        )
+        raise UnsupportedDocument(f"{path.name} is not a .txt, .md, .html or .pdf file")
     try:
         size = path.stat().st_size
         if size > max_bytes:

@@ -13,6 +13,10 @@ class UnsupportedDocument(CorpusError):
     """A file or text that cannot be read as a release (empty, binary, unknown format)."""
 
 
+class EmptyRelease(UnsupportedDocument):
+    """A release page that holds no release (the site's empty news ids)."""
+
+
 class DocumentNotFound(CorpusError):
     """No document with the given id is in the corpus."""
 
@@ -32,6 +36,7 @@ class Document:
     lang: str  # "th" or "en"
     text: str
     source_path: str | None = None
+    section: str | None = None  # the site's section ("ด้านความมั่นคง"), where a page gives it
 
 
 @dataclass(frozen=True)

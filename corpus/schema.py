@@ -74,7 +74,12 @@ DROP TABLE embeddings;
 ALTER TABLE embeddings_rowid RENAME TO embeddings;
 """
 
-CORPUS_MIGRATIONS: list[str] = [M001_CORPUS]
+# the site's section of a release read from its page ("ด้านความมั่นคง")
+M002_CORPUS = """
+ALTER TABLE documents ADD COLUMN section TEXT;
+"""
+
+CORPUS_MIGRATIONS: list[str] = [M001_CORPUS, M002_CORPUS]
 CACHE_MIGRATIONS: list[str] = [M001_CACHE, M002_CACHE, M003_CACHE]
 # migrations that free much of the file: the database is compacted after them
 _COMPACT_AFTER = frozenset({M003_CACHE})

@@ -50,6 +50,8 @@ class PutResult:
 def document_hash(doc: Document) -> str:
     """Hash of everything about a document that the index depends on."""
     parts = [doc.title, doc.date or "", doc.url or "", doc.lang, doc.text]
+    if doc.section:  # (a release without one keeps the hash it had before sections)
+        parts.append(doc.section)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -106,7 +108,7 @@ class Store(FullText):
     def get_document(self, doc_id: str) -> Document:
         with self._lock:
             row = self.db.execute(
-                "SELECT doc_id, title, date, url, lang, text, source_path FROM documents"
+                "SELECT doc_id, title, date, url, lang, text, source_path, section FROM documents"
                 " WHERE doc_id = ?",
                 (doc_id,),
             ).fetchone()
@@ -150,9 +152,9 @@ class Store(FullText):
             removed = self._delete(db, doc.doc_id)
             db.execute(
                 "INSERT INTO documents (doc_id, title, date, url, lang, text, source_path,"
-                " content_hash, chunk_sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content_hash, chunk_sig, section) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc.doc_id, doc.title, doc.date, doc.url, doc.lang, doc.text,
-                 doc.source_path, digest, chunk_sig),
+                 doc.source_path, digest, chunk_sig, doc.section),
             )  # fmt: skip
             failpoint("db-write")
             stored = []

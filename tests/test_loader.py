@@ -16,10 +16,10 @@ GOOD = "รัฐบาลไทย-ข่าวทดสอบ\n\nวันพ�
         (b"", "is empty"),
         (b"  \n\n", "is empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG image"),
-        (b"%PDF-1.7\n", "PDF file"),
+        (b"%PDF-1.7\n", "PDF that cannot be read"),
         ("ข่าว".encode() + b"\xff\xfe\xfa", "not valid UTF-8"),
         (b"title\nbody\x00with nul", "NUL bytes"),
-        (b"<html><body><script>alert(1)</script></body></html>", "HTML"),
+        (b"<html><body><script>alert(1)</script></body></html>", "HTML page without an article"),
         (b"\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x11 text", "control characters"),
     ],
 )
@@ -54,7 +54,7 @@ def test_size_limit(tmp_path):
 def test_unknown_suffix_and_missing_path(tmp_path):
     path = tmp_path / "release.docx"
     path.write_text(GOOD)
-    with pytest.raises(UnsupportedDocument, match="not a .txt or .md"):
+    with pytest.raises(UnsupportedDocument, match=r"not a .txt, .md, .html or .pdf"):
         load_path(path)
     with pytest.raises(UnsupportedDocument, match="does not exist"):
         list(iter_release_paths([tmp_path / "nope"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 import click
@@ -19,18 +20,22 @@ def corpus() -> None:
     \b
     Examples:
       prakat corpus add corpus/sample
+      prakat corpus add https://www.thaigov.go.th/news/contents/details/46681
+      prakat corpus fetch --max 20
       prakat corpus list --limit 5
     """
 
 
 @corpus.command("add")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True)
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable files instead of stopping.")
 @device_option
 @click.pass_context
 @handle_errors
 def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> None:
-    """Add release files (.txt, .md) or folders of them; the index is updated in place.
+    """Add releases: files (.txt, .md, .html, .pdf), folders of them, or addresses of
+    release pages on the allowed hosts (fetch.allowed_hosts); the index is updated in
+    place.
 
     Every file is checked first: unless --skip-bad is given, one bad file stops
     the whole command and nothing is changed.
@@ -38,16 +43,23 @@ def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> No
     \b
     Examples:
       prakat corpus add corpus/sample
-      prakat corpus add release-46681.txt other.md
+      prakat corpus add release-46681.txt page.html notice.pdf
+      prakat corpus add https://www.thaigov.go.th/news/contents/details/46681
       prakat corpus add --skip-bad --device cuda thaigov/data
     """
     from corpus.loader import load_releases
     from corpus.models import UnsupportedDocument
 
     rt = runtime(ctx)
+    urls = [p for p in paths if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]*://", p)]
+    files = [p for p in paths if p not in urls]
     docs, errors = load_releases(
-        list(paths), max_bytes=rt.settings.max_file_bytes, workers=os.cpu_count() or 1
-    )
+        files, max_bytes=rt.settings.max_file_bytes, workers=os.cpu_count() or 1
+    ) if files else ({}, [])  # fmt: skip
+    if urls:
+        fetched, failed = _fetch_urls(rt, urls)
+        docs.update(fetched)
+        errors += failed
     for message in errors:
         click.echo(f"{'Skipped' if skip_bad else 'Error'}: {message}", err=True)
     if errors and not skip_bad:
@@ -55,11 +67,36 @@ def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> No
         sys.exit(1)
     if not docs:
         raise UnsupportedDocument("no release files found in the given paths")
+    _add(rt, list(docs.values()), skipped=len(errors))
+
+
+def _fetch_urls(rt, urls: list[str]) -> tuple[dict, list[str]]:
+    from corpus.crawl import fetch_release
+    from corpus.fetch import Fetcher
+    from corpus.models import CorpusError
+
+    docs, errors = {}, []
+    with Fetcher(rt.settings.fetch) as fetcher:
+        for url in urls:
+            try:
+                doc = fetch_release(fetcher, url)
+            except CorpusError as exc:
+                errors.append(str(exc))
+            else:
+                docs[doc.doc_id] = doc
+    return docs, errors
+
+
+def _add(rt, docs: list, skipped: int = 0) -> None:
     progress = Progress()
     try:
-        results = rt.indexer.add_documents(docs.values(), progress)
+        results = rt.indexer.add_documents(docs, progress)
     finally:
         progress.close()
+    _report(results, skipped)
+
+
+def _report(results: list, skipped: int = 0) -> None:
     counts = {"added": 0, "replaced": 0, "unchanged": 0}
     for r in results:
         counts[r.status] += 1
@@ -70,9 +107,101 @@ def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> No
             )
     click.echo(
         f"{counts['added']} added, {counts['replaced']} replaced, {counts['unchanged']} unchanged"
-        + (f", {len(errors)} skipped" if errors else "")
+        + (f", {skipped} skipped" if skipped else "")
         + "."
     )
+
+
+@corpus.command("fetch")
+@click.option(
+    "--since",
+    type=int,
+    default=None,
+    help="Walk the news ids after this one (default: after the newest known).",
+)
+@click.option(
+    "--max",
+    "limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many releases.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be added; add nothing.")
+@device_option
+@click.pass_context
+@handle_errors
+def corpus_fetch(ctx: click.Context, since: int | None, limit: int | None, dry_run: bool) -> None:
+    """Fetch new releases from thaigov.go.th and add them.
+
+    Walks the news ids upward from the newest known release, one page at a time
+    (fetch.pages_per_second), and stops after fetch.misses_to_stop ids in a row that
+    hold no release. Killed or interrupted, the next run goes on where this one
+    stopped; nothing is added twice.
+
+    \b
+    Examples:
+      prakat corpus fetch
+      prakat corpus fetch --since 46680 --max 5
+      prakat corpus fetch --dry-run --max 3
+    """
+    from bot.fetching import fetch_new
+    from corpus.fetch import Fetcher
+
+    rt = runtime(ctx)
+    bar = _FetchBar()
+
+    def added(results: list) -> None:
+        for r in results:
+            bar.write(f"{r.status:9} {r.doc_id}  {r.date or '----------'}  {r.title[:60]}")
+
+    def seen(news_id: int, doc) -> None:
+        bar.step(news_id, doc)
+        if dry_run and doc is not None:
+            bar.write(f"would add {doc.doc_id}  {doc.date or '----------'}  {doc.title[:60]}")
+
+    with Fetcher(rt.settings.fetch) as fetcher:
+        try:
+            report = fetch_new(rt, fetcher, since=since, limit=limit, dry_run=dry_run,
+                               on_id=seen, on_added=added)  # fmt: skip
+        finally:
+            bar.close()
+    if dry_run:
+        click.echo(f"{len(report.found)} releases found in {report.tried} ids; nothing added.")
+        return
+    counts = report.statuses
+    click.echo(
+        f"{counts.get('added', 0)} added, {counts.get('replaced', 0)} replaced, "
+        f"{counts.get('unchanged', 0)} unchanged; {report.tried} ids tried"
+        + (f", the newest {report.last_id}." if report.last_id else ".")
+    )
+
+
+class _FetchBar:
+    """One tqdm bar over the ids tried on a terminal; lines printed above it."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc="Fetching", unit=" ids", file=sys.stderr)
+        self.found = 0
+
+    def step(self, news_id: int, doc) -> None:
+        self.found += doc is not None
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(id=news_id, found=self.found)
+
+    def write(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line)
+        else:
+            click.echo(line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @corpus.command("remove")
