@@ -1,5 +1,5 @@
-"""Admin actions, for the users in telegram.admins only: adding a release (a file or
-/add), /remove and /reindex."""
+"""Admin actions, for the users in telegram.admins only: adding a release (a file, /add
+ADDRESS or /add as a reply), /fetch, /remove and /reindex."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from bot.formatting import esc, excerpt
 from bot.messages import t
 from bot.questions import reply, services, user_lang
 from bot.services import Services
-from corpus.loader import load_bytes
-from corpus.models import DocumentNotFound, StoreLocked, UnsupportedDocument
+from corpus.loader import SUPPORTED_SUFFIXES, load_bytes
+from corpus.models import CorpusError, Document, DocumentNotFound, StoreLocked, UnsupportedDocument
 
 log = logging.getLogger("prakat.bot")
 
@@ -52,6 +52,10 @@ async def add_release(message: Message, svc: Services, data: bytes, name: str, l
     except UnsupportedDocument as exc:
         await reply(message, t(lang, "bad_file", reason=esc(str(exc))))
         return
+    await add_document(message, svc, doc, lang)
+
+
+async def add_document(message: Message, svc: Services, doc: Document, lang: str) -> None:
     if await writer_busy(message, svc, lang):
         return
     async with svc.write_lock:
@@ -82,8 +86,9 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     # The user's file name is only ever shown, never used as a path.
     name = PurePath(document.file_name or "release.txt").name[:80] or "release.txt"
-    if not name.lower().endswith((".txt", ".md")):
-        await reply(message, t(lang, "bad_file", reason=esc(f"{name} is not a .txt or .md file")))
+    if not name.lower().endswith(SUPPORTED_SUFFIXES):
+        reason = f"{name} is not a .txt, .md, .html or .pdf file"
+        await reply(message, t(lang, "bad_file", reason=esc(reason)))
         return
     file = await context.bot.get_file(document.file_id)
     data = bytes(await file.download_as_bytearray())
@@ -91,11 +96,15 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def on_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/add as a reply to a text message: that text is the release."""
+    """/add ADDRESS: the release page there; /add as a reply to a text message: that
+    text is the release."""
     svc = services(context)
     message = update.effective_message
     lang = user_lang(update)
     if await refuse_non_admin(update, svc, "/add"):
+        return
+    if context.args:
+        await add_from_address(message, svc, context.args[0][:2000], lang)
         return
     source = message.reply_to_message
     text = source.text if source else None
@@ -103,6 +112,75 @@ async def on_add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(message, t(lang, "add_how"))
         return
     await add_release(message, svc, text.encode(), "message.txt", lang)
+
+
+async def add_from_address(message: Message, svc: Services, address: str, lang: str) -> None:
+    from corpus.crawl import fetch_release
+    from corpus.fetch import Fetcher
+
+    def fetch() -> Document:
+        with Fetcher(svc.settings.fetch) as fetcher:
+            return fetch_release(fetcher, address)
+
+    await message.chat.send_action(ChatAction.TYPING)
+    try:
+        doc = await asyncio.to_thread(fetch)
+    except CorpusError as exc:
+        await reply(message, t(lang, "bad_address", reason=esc(str(exc))))
+        return
+    await add_document(message, svc, doc, lang)
+
+
+async def in_background(update: Update, context: ContextTypes.DEFAULT_TYPE, action: str,
+                        started: str, work) -> None:  # fmt: skip
+    """An admin's long change: refused for others and while another change runs; else
+    ``started`` is said and ``work(message, lang)`` runs while questions go on."""
+    svc = services(context)
+    message = update.effective_message
+    lang = user_lang(update)
+    if await refuse_non_admin(update, svc, action) or await writer_busy(message, svc, lang):
+        return
+    await reply(message, t(lang, started))
+    context.application.create_task(work(message, lang), update=update)
+
+
+async def on_fetch(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/fetch (admins): new releases from the site."""
+    svc = services(context)
+
+    async def fetch(message: Message, lang: str) -> None:
+        report, problem = await fetch_releases(svc)
+        if problem:
+            await reply(message, t(lang, "fetch_failed", reason=esc(problem)))
+        else:
+            counts = {k: report.statuses.get(k, 0) for k in ("added", "replaced", "unchanged")}
+            await reply(message, t(lang, "fetch_done", tried=report.tried, **counts))
+
+    await in_background(update, context, "/fetch", "fetch_started", fetch)
+
+
+async def fetch_releases(svc: Services):
+    """One fetch of new releases under the write lock (the scheduled one too); the
+    served index is swapped after it. Returns (report, the reason it stopped early
+    or None)."""
+    from bot.fetching import FetchReport, fetch_new
+    from corpus.fetch import Fetcher
+
+    report = FetchReport()
+
+    def fetch() -> None:
+        with Fetcher(svc.settings.fetch) as fetcher:
+            fetch_new(svc.runtime, fetcher, report=report)
+
+    async with svc.write_lock:
+        try:
+            await asyncio.to_thread(fetch)
+            problem = None
+        except (CorpusError, StoreLocked) as exc:
+            log.warning("fetch stopped: %s", exc)
+            problem = str(exc)
+        await svc.reload_index()
+    return report, problem
 
 
 async def remove_document(message: Message, svc: Services, doc_id: str, lang: str) -> None:
@@ -142,15 +220,10 @@ async def on_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/reindex (admins): rebuild in the background; questions keep being answered."""
+    """/reindex (admins): rebuild the index."""
     svc = services(context)
-    message = update.effective_message
-    lang = user_lang(update)
-    if await refuse_non_admin(update, svc, "/reindex") or await writer_busy(message, svc, lang):
-        return
-    await reply(message, t(lang, "reindex_started"))
 
-    async def rebuild() -> None:
+    async def rebuild(message: Message, lang: str) -> None:
         async with svc.write_lock:
             report = await asyncio.to_thread(svc.runtime.indexer.rebuild)
             await svc.reload_index()
@@ -158,7 +231,7 @@ async def on_reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                                chunks=report.chunks, embedded=report.embedded,
                                seconds=report.seconds))  # fmt: skip
 
-    context.application.create_task(rebuild(), update=update)
+    await in_background(update, context, "/reindex", "reindex_started", rebuild)
 
 
 # -- errors and startup ------------------------------------------------------

@@ -49,14 +49,16 @@ def fetch_new(
     dry_run: bool = False,
     on_id: Callable[[int, Document | None], None] | None = None,
     on_added: Callable[[list], None] | None = None,
+    report: FetchReport | None = None,
 ) -> FetchReport:
     """Walk the news ids after ``since`` (default ``newest_known``), adding each release
     found unless ``dry_run``. ``on_id(news id, release or None)`` after each id;
-    ``on_added(results)`` after each batch is in the index."""
+    ``on_added(results)`` after each batch is in the index; ``report``: filled as it
+    goes (what a run that stops on an error found is in it)."""
     if since is not None and not dry_run:
         runtime.store.set_meta(LAST_ID, str(since))  # a run killed before a batch resumes here
     start = (newest_known(runtime) if since is None else since) + 1
-    report = FetchReport()
+    report = report if report is not None else FetchReport()
     batch: list[tuple[int, Document]] = []
 
     def commit() -> None:

@@ -19,7 +19,8 @@ STRINGS: dict[str, dict[str, str]] = {
             "/stats - what the index holds\n"
             '/new - start a new conversation (a question like "and the 7th?" goes on '
             "from the one before)\n"
-            "Admins: send a .txt or .md release, or reply /add to a text; /remove ID; /reindex"
+            "Admins: send a release (.txt, .md, .html, .pdf), /add ADDRESS of a release page, "
+            "or reply /add to a text; /fetch new releases; /remove ID; /reindex"
         ),
         "answer": "Answer",
         "sources": "Sources",
@@ -45,7 +46,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "unchanged": "{doc_id} is already in the corpus, unchanged: {title}.",
         "bad_file": "Could not add this file: {reason}.",
         "too_big": "This file is too large (limit {limit}).",
-        "add_how": "Send a .txt or .md release as a file, or reply /add to a text message.",
+        "add_how": (
+            "Send a release as a file (.txt, .md, .html, .pdf), send /add followed by the "
+            "address of a release page, or reply /add to a text message."
+        ),
+        "bad_address": "Could not add this address: {reason}.",
+        "fetch_started": "Fetching new releases from the site; questions keep working meanwhile.",
+        "fetch_done": "Fetched {tried} news ids: {added} added, {replaced} updated, "
+        "{unchanged} unchanged.",
+        "fetch_failed": "The fetch stopped: {reason}. What it found before is kept.",
         "removed": "Removed {doc_id} ({chunks} passages).",
         "remove_how": "Usage: /remove DOC_ID",
         "remove_ask": "Remove {doc_id}: {title}?",
@@ -72,7 +81,8 @@ STRINGS: dict[str, dict[str, str]] = {
             "และข่าวต้นทาง\n\n"
             "/ask คำถาม - ถาม (ในกลุ่ม)\n/latest - ข่าวล่าสุด\n/stats - ข้อมูลดัชนี\n"
             '/new - เริ่มบทสนทนาใหม่ (คำถามเช่น "แล้วครั้งที่ 7 ล่ะ" ต่อจากคำถามก่อน)\n'
-            "ผู้ดูแล: ส่งไฟล์ .txt หรือ .md หรือตอบกลับข้อความด้วย /add; /remove ID; /reindex"
+            "ผู้ดูแล: ส่งไฟล์ข่าว (.txt .md .html .pdf) หรือ /add ตามด้วยที่อยู่หน้าข่าว "
+            "หรือตอบกลับข้อความด้วย /add; /fetch ดึงข่าวใหม่; /remove ID; /reindex"
         ),
         "answer": "คำตอบ",
         "sources": "แหล่งที่มา",
@@ -92,7 +102,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "unchanged": "{doc_id} มีอยู่แล้วและไม่มีการเปลี่ยนแปลง: {title}",
         "bad_file": "เพิ่มไฟล์นี้ไม่ได้: {reason}",
         "too_big": "ไฟล์ใหญ่เกินไป (จำกัด {limit})",
-        "add_how": "ส่งไฟล์ .txt หรือ .md หรือตอบกลับข้อความด้วย /add",
+        "add_how": "ส่งไฟล์ข่าว (.txt .md .html .pdf) หรือส่ง /add ตามด้วยที่อยู่หน้าข่าว "
+        "หรือตอบกลับข้อความด้วย /add",
+        "bad_address": "เพิ่มจากที่อยู่นี้ไม่ได้: {reason}",
+        "fetch_started": "กำลังดึงข่าวใหม่จากเว็บไซต์ ระหว่างนี้ยังถามได้ตามปกติ",
+        "fetch_done": "ตรวจ {tried} รหัสข่าว: เพิ่ม {added} ปรับปรุง {replaced} ไม่เปลี่ยน {unchanged}",
+        "fetch_failed": "การดึงข่าวหยุดลง: {reason} ข่าวที่ได้ก่อนหน้านี้ยังอยู่",
         "removed": "ลบ {doc_id} แล้ว ({chunks} ข้อความ)",
         "remove_how": "วิธีใช้: /remove DOC_ID",
         "remove_ask": "ลบ {doc_id}: {title} ใช่หรือไม่",

@@ -22,7 +22,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.admin import on_add, on_document, on_reindex, on_remove
+from bot.admin import fetch_releases, on_add, on_document, on_fetch, on_reindex, on_remove
 from bot.callbacks import on_button
 from bot.messages import t
 from bot.questions import (
@@ -112,13 +112,29 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
     app.add_handler(CommandHandler("add", on_add))
     app.add_handler(CommandHandler("remove", on_remove))
     app.add_handler(CommandHandler("reindex", on_reindex))
+    app.add_handler(CommandHandler("fetch", on_fetch))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.Document.ALL, on_document))
     app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_private_text))
     app.add_handler(MessageHandler(groups & filters.TEXT & ~filters.COMMAND, on_group_text))
     app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.COMMAND, on_other))
     app.add_error_handler(on_error)
+    every = settings.fetch.every_minutes
+    if every > 0:  # new releases arrive by themselves (off by default)
+        app.job_queue.run_repeating(scheduled_fetch, interval=every * 60, first=every * 60,
+                                    name="fetch")  # fmt: skip
     return app
+
+
+async def scheduled_fetch(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The fetch of ``fetch.every_minutes``; skipped while another change runs."""
+    svc: Services = context.bot_data["services"]
+    if svc.write_lock.locked():
+        log.info("scheduled fetch skipped: another change is running")
+        return
+    report, problem = await fetch_releases(svc)
+    log.info("scheduled fetch: %d ids, %s%s", report.tried, report.statuses or "nothing new",
+             f"; stopped: {problem}" if problem else "")  # fmt: skip
 
 
 def configure_logging() -> None:

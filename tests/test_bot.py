@@ -25,8 +25,9 @@ def runtime(runtime_factory, amcc_dir):
     return rt
 
 
-def run_bot(runtime, scenario, **telegram):
-    """Start the bot against a fresh local Bot API server, play ``scenario``, stop."""
+def run_bot(runtime, scenario, *, with_app=False, **telegram):
+    """Start the bot against a fresh local Bot API server, play ``scenario(server)``
+    (``scenario(server, app)`` ``with_app``), stop."""
 
     async def main():
         server = BotApiServer(TOKEN)
@@ -41,7 +42,7 @@ def run_bot(runtime, scenario, **telegram):
             await post_init(app)
             await app.updater.start_polling(poll_interval=0.0, timeout=1)
             await app.start()
-            return await scenario(server)
+            return await (scenario(server, app) if with_app else scenario(server))
         finally:
             if app.updater.running:
                 await app.updater.stop()
