@@ -36,20 +36,21 @@ def by_sentences(
     store: Store,
     embedded: Embedded,
     ranking: Ranking,
-    release_of=None,
+    releases: dict | None = None,
 ) -> Scores:
     """The top ``sentence_passages`` (those within ``sentence_margin`` of the first;
-    with ``release_of(ids)`` -> {id: release}, each release's best only, so that one
+    with ``releases`` ({id: its release}), each release's best only, so that one
     release's passages leave room for others) each gain ``sentence_weight`` x the
     centred cosine of their best whole sentence (``text.answer_spans``: what an answer
     is shown as; ``question``: the centred question), embedded alone, and
     ``sentence_alignment`` x the best token alignment of one of them with the
     question."""
     head = sorted(scores, key=lambda c: scores[c], reverse=True)
-    if release_of is not None:
-        releases = release_of(head)
-        seen: set = set()
-        head = [c for c in head if (d := releases.get(c, c)) not in seen and not seen.add(d)]
+    if releases is not None:
+        best: dict = {}  # each release's best passage, in order
+        for c in head:
+            best.setdefault(releases[c].doc_id if c in releases else c, c)
+        head = list(best.values())
     head = head[: ranking.sentence_passages]
     if head and ranking.sentence_margin > 0:
         head = [c for c in head if scores[c] >= scores[head[0]] - ranking.sentence_margin]

@@ -132,13 +132,13 @@ class Searcher:
                                               self.facts.scripts, centres, r)  # fmt: skip
         else:
             scores, cosines = fusion.reciprocal_rank(qvec, dense, words, index, r)
-        # 3. re-scoring
+        # 3. re-scoring (it keeps the candidates: their releases are read once)
+        releases = self.facts.releases(list(scores))
         if dense.centred is not None and r.sentence_passages > 0:
             scores = rescoring.by_sentences(scores, dense.centred, query, self.store,
-                                            self.embedded, r, self._release_ids)  # fmt: skip
+                                            self.embedded, r, releases)  # fmt: skip
         if r.fusion == "weighted" and is_thai(query):
             scores = rescoring.by_grams(scores, query, self.store, r)
-        releases = self.facts.releases(list(scores))
         scores = constraints.published(scores, releases, q.today)
         ranked, answerable = constraints.order(scores, q, releases, self.store.chunk_texts, r)
         # 4. passages
@@ -191,9 +191,6 @@ class Searcher:
                 if len(shown) == k:
                     break
         return shown, pool[: self.config.answer_passages]
-
-    def _release_ids(self, chunk_ids: list[int]) -> dict[int, str]:
-        return {c: r.doc_id for c, r in self.facts.releases(chunk_ids).items()}
 
     @property
     def _aligned(self) -> bool:
