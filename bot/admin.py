@@ -22,7 +22,7 @@ from bot.formatting import esc, excerpt
 from bot.messages import t
 from bot.questions import reply, services, user_lang
 from bot.services import Services
-from corpus.loader import SUPPORTED_SUFFIXES, load_bytes
+from corpus.loader import check_suffix, load_bytes
 from corpus.models import CorpusError, Document, DocumentNotFound, StoreLocked, UnsupportedDocument
 
 log = logging.getLogger("prakat.bot")
@@ -86,9 +86,10 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     # The user's file name is only ever shown, never used as a path.
     name = PurePath(document.file_name or "release.txt").name[:80] or "release.txt"
-    if not name.lower().endswith(SUPPORTED_SUFFIXES):
-        reason = f"{name} is not a .txt, .md, .html or .pdf file"
-        await reply(message, t(lang, "bad_file", reason=esc(reason)))
+    try:
+        check_suffix(name)
+    except UnsupportedDocument as exc:
+        await reply(message, t(lang, "bad_file", reason=esc(str(exc))))
         return
     file = await context.bot.get_file(document.file_id)
     data = bytes(await file.download_as_bytearray())

@@ -25,7 +25,7 @@ LAST_ID = "fetch.last_id"
 @dataclass
 class FetchReport:
     tried: int = 0
-    found: list[Document] = field(default_factory=list)
+    found: int = 0  # releases found
     statuses: dict[str, int] = field(default_factory=dict)  # added / replaced / unchanged
     last_id: int | None = None  # the newest news id found
 
@@ -74,10 +74,10 @@ def fetch_new(
             on_added(results)
 
     try:
-        for news_id, doc in walk(fetcher, fetcher.config, start, limit=limit):
+        for news_id, doc in walk(fetcher, start, limit=limit):
             report.tried += 1
             if doc is not None:
-                report.found.append(doc)
+                report.found += 1
                 report.last_id = news_id
                 batch.append((news_id, doc))
                 if len(batch) >= fetcher.config.batch:

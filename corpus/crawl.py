@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from corpus.fetch import FetchConfig, Fetcher, PageMissing
+from corpus.fetch import Fetcher, PageMissing
 from corpus.loader import load_bytes
 from corpus.models import Document, UnsupportedDocument
 
@@ -17,13 +17,14 @@ def fetch_release(fetcher: Fetcher, url: str) -> Document:
 
 
 def walk(
-    fetcher: Fetcher, config: FetchConfig, first: int, *, limit: int | None = None
+    fetcher: Fetcher, first: int, *, limit: int | None = None
 ) -> Iterator[tuple[int, Document | None]]:
-    """``(news id, release or None)`` for each id from ``first`` upward, until
-    ``config.misses_to_stop`` ids in a row hold none or ``limit`` releases were found.
+    """``(news id, release or None)`` for each id from ``first`` upward, until the
+    fetcher's ``misses_to_stop`` ids in a row hold none or ``limit`` releases were found.
     A page that cannot be read as a release is a miss too; a page that cannot be
     fetched (the site refuses, fails or does not answer) ends the walk with its
     ``FetchError``."""
+    config = fetcher.config
     misses = found = 0
     news_id = first
     while misses < config.misses_to_stop and (limit is None or found < limit):

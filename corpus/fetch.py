@@ -49,7 +49,6 @@ class FetchConfig:
 class Page:
     url: str  # after redirects
     content: bytes
-    content_type: str
 
 
 def check_url(url: str, config: FetchConfig) -> str:
@@ -168,7 +167,7 @@ class Fetcher:
                 ) from None
             except httpx.HTTPError as exc:
                 raise FetchError(f"{url} broke off ({type(exc).__name__})") from None
-            return Page(url, bytes(body), response.headers.get("content-type", ""))
+            return Page(url, bytes(body))
         finally:
             response.close()
 

@@ -39,6 +39,16 @@ def _varint(blob: bytes, at: int) -> tuple[int, int]:
 
 
 class FullText:
+    def _rows_in(self, sql: str, keys: Sequence) -> list[tuple]:
+        """The rows of ``sql`` whose ``{keys}`` stands for the placeholders of ``keys``
+        (``... IN ({keys})``); none for no keys."""
+        if not keys:
+            return []
+        with self._lock:
+            return self.db.execute(
+                sql.format(keys=",".join("?" * len(keys))), list(keys)
+            ).fetchall()
+
     def lexical_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
         """BM25 over the pre-tokenised chunks: ``(chunk_id, score)``, higher is better."""
         quoted = [f'"{t.replace(chr(34), chr(34) * 2)}"' for t in terms if t.strip()]
@@ -83,13 +93,9 @@ class FullText:
             value = math.log((n_rows - hits + 0.5) / (hits + 0.5))
             idf[t] = value if value > 0 else 1e-6  # as FTS5 does for very common terms
         ids = [cid for cid, _ in scored]
-        marks = ",".join("?" * len(ids))
-        with self._lock:
-            texts = dict(
-                self.db.execute(
-                    f"SELECT rowid, tokens FROM chunks_fts WHERE rowid IN ({marks})", ids
-                ).fetchall()
-            )
+        texts = dict(
+            self._rows_in("SELECT rowid, tokens FROM chunks_fts WHERE rowid IN ({keys})", ids)
+        )
         wanted = [(t, t.encode()) for t in idf]
         out = []
         for cid, score in scored:
@@ -110,12 +116,6 @@ class FullText:
         """How many chunks contain each term (0 for terms the corpus never uses)."""
         wanted = sorted({t for t in terms if t.strip()})
         counts = dict.fromkeys(wanted, 0)
-        if not wanted:
-            return counts
-        marks = ",".join("?" * len(wanted))
-        with self._lock:
-            for term, n in self.db.execute(
-                f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", wanted
-            ):
-                counts[term] = n
+        sql = "SELECT term, doc FROM chunks_vocab WHERE term IN ({keys})"
+        counts.update(dict(self._rows_in(sql, wanted)))
         return counts

@@ -19,7 +19,7 @@ import lxml.html
 from lxml import etree
 
 from corpus.models import Document, EmptyRelease, UnsupportedDocument
-from corpus.release import TITLE_PREFIXES, clean_text, content_id, detect_lang, parse_release
+from corpus.release import TITLE_PREFIXES, clean_text, headed_document, parse_release
 
 THAIGOV_PREFIX = TITLE_PREFIXES[0]
 # elements whose content is never a release's text
@@ -30,7 +30,6 @@ _BLOCKS = frozenset(
     "p div br li ul ol tr table h1 h2 h3 h4 h5 h6 blockquote section article header "
     "footer pre hr dd dt".split()
 )
-_NEWS_ID = re.compile(r"thaigov\.go\.th/news/contents/details/(\d+)")
 MIN_ARTICLE_CHARS = 80  # less than this is a page's furniture, not an article
 
 
@@ -110,22 +109,10 @@ def article(html: str, name: str, url: str | None) -> Document:
     body = clean_text(found.text or "") if found is not None else ""
     if len(body.strip()) < MIN_ARTICLE_CHARS:
         raise UnsupportedDocument(f"{name} is an HTML page without an article to add")
-    title = clean_text(found.title or "").strip() or body.strip().split("\n", 1)[0][:200]
+    date = found.date if found.date and re.fullmatch(r"\d{4}-\d\d-\d\d", found.date) else None
     lines = [line for line in body.split("\n") if line]
-    if lines and lines[0] == title:
-        lines = lines[1:]  # the headline again
-    body = "\n".join(lines)
-    page_url = found.url or url
-    news_id = _NEWS_ID.search(page_url or "")
-    return Document(
-        doc_id=news_id[1] if news_id else content_id(title, body),
-        title=title,
-        date=found.date if found.date and re.fullmatch(r"\d{4}-\d\d-\d\d", found.date) else None,
-        url=page_url,
-        lang=detect_lang(f"{title}\n{body}"),
-        text=body,
-        source_path=name,
-    )
+    return headed_document(lines, clean_text(found.title or ""), name, date=date,
+                           url=found.url or url)  # fmt: skip
 
 
 def parse_html(html: str, name: str, url: str | None = None) -> Document:

@@ -103,11 +103,16 @@ def load_bytes(
         raise UnsupportedDocument(f"{name}: {exc}") from None
 
 
+def check_suffix(name: str) -> None:
+    """Refuse a file name that is not of a kind releases come in."""
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise UnsupportedDocument(f"{name} is not a .txt, .md, .html or .pdf file")
+
+
 def load_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     """Read one release file."""
     path = Path(path)
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise UnsupportedDocument(f"{path.name} is not a .txt, .md, .html or .pdf file")
+    check_suffix(path.name)
     try:
         size = path.stat().st_size
         if size > max_bytes:

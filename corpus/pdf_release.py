@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 
 from corpus.models import Document, UnsupportedDocument
-from corpus.release import clean_text, content_id, detect_lang
+from corpus.release import clean_text, headed_document
 
 # pypdf reports malformed-but-readable files at WARNING level, one line per object
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -43,6 +42,10 @@ def parse_pdf(data: bytes, name: str) -> Document:
         pages = [page.extract_text() or "" for page in reader.pages]
         meta = reader.metadata
         meta_title = (meta.title or "").strip() if meta else ""
+        try:
+            created = meta.creation_date if meta else None
+        except (PyPdfError, ValueError):  # a malformed date in the metadata: no date
+            created = None
     except UnsupportedDocument:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -53,21 +56,5 @@ def parse_pdf(data: bytes, name: str) -> Document:
         raise UnsupportedDocument(
             f"{name} is a PDF without a text layer (scanned pages are not read)"
         )
-    title = thai_order(clean_text(meta_title)).strip() or lines[0][:200]
-    if lines and lines[0] == title:
-        lines = lines[1:]
-    body = "\n".join(lines)
-    if not body.strip():
-        raise UnsupportedDocument(f"{name} has a title but no text")
-    date = None
-    if meta and meta.creation_date:
-        date = meta.creation_date.date().isoformat()
-    return Document(
-        doc_id=content_id(title, body),
-        title=title,
-        date=date if date and re.fullmatch(r"\d{4}-\d\d-\d\d", date) else None,
-        url=None,
-        lang=detect_lang(f"{title}\n{body}"),
-        text=body,
-        source_path=name,
-    )
+    date = created.date().isoformat() if created else None
+    return headed_document(lines, thai_order(clean_text(meta_title)), name, date=date)

@@ -88,6 +88,34 @@ def content_id(title: str, body: str) -> str:
     return f"h{digest[:16]}"
 
 
+def release_id(url: str | None, title: str, body: str) -> str:
+    """The thaigov news id in ``url``, else ``content_id``."""
+    news_id = _NEWS_ID.search(url or "")
+    return news_id["id"] if news_id else content_id(title, body)
+
+
+def headed_document(
+    lines: list[str], title: str, name: str, *, date: str | None = None, url: str | None = None
+) -> Document:
+    """A Document of a page's or a file's non-empty ``lines`` under ``title`` (else
+    their first line), the headline not repeated as the text's first line."""
+    title = title.strip() or lines[0][:200]
+    if lines[0] == title:
+        lines = lines[1:]
+    body = "\n".join(lines)
+    if not body.strip():
+        raise UnsupportedDocument(f"{name} has a title but no text")
+    return Document(
+        doc_id=release_id(url, title, body),
+        title=title,
+        date=date,
+        url=url,
+        lang=detect_lang(f"{title}\n{body}"),
+        text=body,
+        source_path=name,
+    )
+
+
 def strip_title_prefix(title: str) -> str:
     for prefix in TITLE_PREFIXES:
         if title.startswith(prefix):
@@ -134,10 +162,8 @@ def parse_release(raw: str, source_path: str | None = None) -> Document:
     if not body.strip():
         raise UnsupportedDocument("the document has a title but no text")
 
-    news_id = _NEWS_ID.search(url or "")
-    doc_id = news_id["id"] if news_id else content_id(title, body)
     return Document(
-        doc_id=doc_id,
+        doc_id=release_id(url, title, body),
         title=title,
         date=date,
         url=url,

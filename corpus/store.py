@@ -228,17 +228,13 @@ class Store(FullText):
 
     def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
         """Chunks with their documents, by id; unknown ids are left out."""
-        if not chunk_ids:
-            return {}
-        marks = ",".join("?" * len(chunk_ids))
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT c.chunk_id, c.doc_id, c.position, c.text, c.start, c.end,"
-                " d.title, d.date, d.url, d.lang, d.source_path"
-                " FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
-                f" WHERE c.chunk_id IN ({marks})",
-                list(chunk_ids),
-            ).fetchall()
+        rows = self._rows_in(
+            "SELECT c.chunk_id, c.doc_id, c.position, c.text, c.start, c.end,"
+            " d.title, d.date, d.url, d.lang, d.source_path"
+            " FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
+            " WHERE c.chunk_id IN ({keys})",
+            chunk_ids,
+        )
         out = {}
         for r in rows:
             doc = Document(r[1], r[6], r[7], r[8], r[9], "", r[10])
@@ -247,15 +243,11 @@ class Store(FullText):
 
     def chunk_releases(self, chunk_ids: Sequence[int]) -> dict[int, tuple[str, str | None, str]]:
         """``(doc_id, date, title)`` of each chunk's release, by chunk id."""
-        if not chunk_ids:
-            return {}
-        marks = ",".join("?" * len(chunk_ids))
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT c.chunk_id, d.doc_id, d.date, d.title FROM chunks c"
-                f" JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({marks})",
-                list(chunk_ids),
-            ).fetchall()
+        rows = self._rows_in(
+            "SELECT c.chunk_id, d.doc_id, d.date, d.title FROM chunks c"
+            " JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({keys})",
+            chunk_ids,
+        )
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     def chunks_dated(self, first: str, last: str) -> list[int]:
@@ -270,14 +262,8 @@ class Store(FullText):
 
     def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """The text of each chunk, by id; unknown ids are left out."""
-        if not chunk_ids:
-            return {}
-        marks = ",".join("?" * len(chunk_ids))
-        with self._lock:
-            rows = self.db.execute(
-                f"SELECT chunk_id, text FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids)
-            ).fetchall()
-        return dict(rows)
+        return dict(self._rows_in("SELECT chunk_id, text FROM chunks WHERE chunk_id IN ({keys})",
+                                  chunk_ids))  # fmt: skip
 
     # -- read snapshots ------------------------------------------------------
 

@@ -116,11 +116,11 @@ def test_the_walk_passes_empty_ids_and_stops_after_a_run_of_misses(httpserver, c
     httpserver.expect_request(PATH.format(id=5)).respond_with_data(b"\x89PNG\r\n\x1a\n")
     serve_release(httpserver, 4, "60666")  # 2, 3 and 5 hold no release: the walk goes on
     with Fetcher(config) as fetcher:
-        seen = [(i, d.doc_id if d else None) for i, d in walk(fetcher, config, 1)]
+        seen = [(i, d.doc_id if d else None) for i, d in walk(fetcher, 1)]
     assert seen == [(1, "46681"), (2, None), (3, None), (4, "60666"),
                     (5, None), (6, None), (7, None)]  # fmt: skip
     httpserver.expect_request(PATH.format(id=9)).respond_with_data("down", status=503)
     with Fetcher(config) as fetcher, pytest.raises(FetchError, match="HTTP 503"):
-        list(walk(fetcher, config, 8))  # the site failing ends the walk: the next run resumes
+        list(walk(fetcher, 8))  # the site failing ends the walk: the next run resumes
     with Fetcher(config) as fetcher:
-        assert [i for i, _ in walk(fetcher, config, 1, limit=1)] == [1]
+        assert [i for i, _ in walk(fetcher, 1, limit=1)] == [1]

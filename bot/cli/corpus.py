@@ -55,7 +55,7 @@ def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> No
     files = [p for p in paths if p not in urls]
     docs, errors = load_releases(
         files, max_bytes=rt.settings.max_file_bytes, workers=os.cpu_count() or 1
-    ) if files else ({}, [])  # fmt: skip
+    )
     if urls:
         fetched, failed = _fetch_urls(rt, urls)
         docs.update(fetched)
@@ -67,7 +67,27 @@ def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> No
         sys.exit(1)
     if not docs:
         raise UnsupportedDocument("no release files found in the given paths")
-    _add(rt, list(docs.values()), skipped=len(errors))
+    progress = Progress()
+    try:
+        results = rt.indexer.add_documents(docs.values(), progress)
+    finally:
+        progress.close()
+    counts = {"added": 0, "replaced": 0, "unchanged": 0}
+    for r in results:
+        counts[r.status] += 1
+        if len(results) <= 20:
+            click.echo(_line(r.status, r.doc_id, r.date, r.title, r.chunks))
+    click.echo(
+        f"{counts['added']} added, {counts['replaced']} replaced, {counts['unchanged']} unchanged"
+        + (f", {len(errors)} skipped" if errors else "")
+        + "."
+    )
+
+
+def _line(status: str, doc_id: str, date: str | None, title: str, chunks: int | None = None):
+    """One release's line: what became of it, its id, date, passages and title."""
+    passages = f"  {chunks:3} passages" if chunks is not None else ""
+    return f"{status:9} {doc_id}  {date or '----------'}{passages}  {title[:60]}"
 
 
 def _fetch_urls(rt, urls: list[str]) -> tuple[dict, list[str]]:
@@ -85,31 +105,6 @@ def _fetch_urls(rt, urls: list[str]) -> tuple[dict, list[str]]:
             else:
                 docs[doc.doc_id] = doc
     return docs, errors
-
-
-def _add(rt, docs: list, skipped: int = 0) -> None:
-    progress = Progress()
-    try:
-        results = rt.indexer.add_documents(docs, progress)
-    finally:
-        progress.close()
-    _report(results, skipped)
-
-
-def _report(results: list, skipped: int = 0) -> None:
-    counts = {"added": 0, "replaced": 0, "unchanged": 0}
-    for r in results:
-        counts[r.status] += 1
-        if len(results) <= 20:
-            click.echo(
-                f"{r.status:9} {r.doc_id}  {r.date or '----------'}  {r.chunks:3} passages"
-                f"  {r.title[:60]}"
-            )
-    click.echo(
-        f"{counts['added']} added, {counts['replaced']} replaced, {counts['unchanged']} unchanged"
-        + (f", {skipped} skipped" if skipped else "")
-        + "."
-    )
 
 
 @corpus.command("fetch")
@@ -152,12 +147,12 @@ def corpus_fetch(ctx: click.Context, since: int | None, limit: int | None, dry_r
 
     def added(results: list) -> None:
         for r in results:
-            bar.write(f"{r.status:9} {r.doc_id}  {r.date or '----------'}  {r.title[:60]}")
+            bar.write(_line(r.status, r.doc_id, r.date, r.title))
 
     def seen(news_id: int, doc) -> None:
         bar.step(news_id, doc)
         if dry_run and doc is not None:
-            bar.write(f"would add {doc.doc_id}  {doc.date or '----------'}  {doc.title[:60]}")
+            bar.write(_line("would add", doc.doc_id, doc.date, doc.title))
 
     with Fetcher(rt.settings.fetch) as fetcher:
         try:
@@ -166,7 +161,7 @@ def corpus_fetch(ctx: click.Context, since: int | None, limit: int | None, dry_r
         finally:
             bar.close()
     if dry_run:
-        click.echo(f"{len(report.found)} releases found in {report.tried} ids; nothing added.")
+        click.echo(f"{report.found} releases found in {report.tried} ids; nothing added.")
         return
     counts = report.statuses
     click.echo(
