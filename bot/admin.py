@@ -18,6 +18,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
+from bot.follows import queue_new
 from bot.formatting import esc, excerpt
 from bot.messages import t
 from bot.questions import reply, services, user_lang
@@ -60,8 +61,10 @@ async def add_document(message: Message, svc: Services, doc: Document, lang: str
         return
     async with svc.write_lock:
         await message.chat.send_action(ChatAction.TYPING)
+        rt = svc.runtime
         try:
-            (result,) = await asyncio.to_thread(svc.runtime.indexer.add_documents, [doc])
+            await asyncio.to_thread(queue_new, rt.settings.follows_path, rt.store, [doc.doc_id])
+            (result,) = await asyncio.to_thread(rt.indexer.add_documents, [doc])
         except StoreLocked:
             await reply(message, t(lang, "writer_busy"))
             return

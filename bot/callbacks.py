@@ -16,6 +16,7 @@ from telegram.ext import (
 )
 
 from bot.admin import remove_document
+from bot.following import stop_button
 from bot.formatting import answer_blocks, esc, pack_blocks, release_messages
 from bot.messages import t
 from bot.questions import PAGE, reply, services, user_lang
@@ -75,6 +76,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         else:
             for text in messages:
                 await reply(query.message, text)
+    elif kind == "uf":
+        await stop_button(update, svc, lang, rest)
     elif kind == "rm":
         if not svc.is_admin(query.from_user.id):
             log.warning("refused forged or non-admin removal by user %s", query.from_user.id)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.follows import queue_new
 from bot.runtime import Runtime
 from corpus.crawl import walk
 from corpus.fetch import Fetcher
@@ -66,6 +67,7 @@ def fetch_new(
         batch.clear()  # taken once: a commit interrupted is not retried on the way out
         if not taken or dry_run:
             return
+        queue_new(runtime.settings.follows_path, runtime.store, [doc.doc_id for _, doc in taken])
         results = runtime.indexer.add_documents([doc for _, doc in taken])
         for r in results:
             report.statuses[r.status] = report.statuses.get(r.status, 0) + 1

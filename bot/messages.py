@@ -17,6 +17,8 @@ STRINGS: dict[str, dict[str, str]] = {
             "the passages around it and the release it came from.\n\n"
             "/ask QUESTION - ask (in groups)\n/latest - the newest releases\n"
             "/stats - what the index holds\n"
+            "/follow TOPIC - be sent new releases about a topic (or reply /follow to an "
+            "answer); /following - your topics; /unfollow N\n"
             '/new - start a new conversation (a question like "and the 7th?" goes on '
             "from the one before)\n"
             "Admins: send a release (.txt, .md, .html, .pdf), /add ADDRESS of a release page, "
@@ -68,6 +70,24 @@ STRINGS: dict[str, dict[str, str]] = {
         "stats": "<b>Index</b>\nDocuments: {documents}\nPassages: {chunks}\nModel: {model}\n"
         "Last update: {built_at}",
         "no_index": "The index is not built yet.",
+        "follow_how": (
+            "Send /follow and a topic, e.g. <code>/follow คณะรัฐมนตรี ข้าว</code> or "
+            "<code>/follow rice exports</code>, or reply /follow to one of my answers; "
+            "I will send you new releases about it."
+        ),
+        "followed": "Following “{topic}”: I will send you new releases about it. "
+        "/following lists your topics.",
+        "follow_full": "You already follow {cap} topics, the most allowed; "
+        "stop one with /following.",
+        "following": "<b>Your topics</b> (new releases about them are sent to you):",
+        "following_none": "You follow no topics. Example: <code>/follow คณะรัฐมนตรี ข้าว</code>",
+        "stop": "Stop {n}",
+        "unfollow_how": "Usage: /unfollow N, with N a number from /following.",
+        "unfollowed": "Stopped following “{topic}”.",
+        "no_such_follow": "You no longer follow this topic.",
+        "new_release": "🔔 A new release about “{topic}”:",
+        "digest": "🔔 {count} new releases about your topics:",
+        "digest_more": "…and {count} more: /latest",
     },
     "th": {
         "start": (
@@ -80,6 +100,8 @@ STRINGS: dict[str, dict[str, str]] = {
             "ส่งคำถามเป็นภาษาไทยหรืออังกฤษ บอทจะตอบด้วยประโยคที่ตอบคำถาม ข้อความแวดล้อม "
             "และข่าวต้นทาง\n\n"
             "/ask คำถาม - ถาม (ในกลุ่ม)\n/latest - ข่าวล่าสุด\n/stats - ข้อมูลดัชนี\n"
+            "/follow หัวข้อ - รับข่าวใหม่เรื่องนั้น (หรือตอบกลับคำตอบด้วย /follow); "
+            "/following - หัวข้อที่ติดตาม; /unfollow N\n"
             '/new - เริ่มบทสนทนาใหม่ (คำถามเช่น "แล้วครั้งที่ 7 ล่ะ" ต่อจากคำถามก่อน)\n'
             "ผู้ดูแล: ส่งไฟล์ข่าว (.txt .md .html .pdf) หรือ /add ตามด้วยที่อยู่หน้าข่าว "
             "หรือตอบกลับข้อความด้วย /add; /fetch ดึงข่าวใหม่; /remove ID; /reindex"
@@ -121,6 +143,21 @@ STRINGS: dict[str, dict[str, str]] = {
         "stats": "<b>ดัชนี</b>\nเอกสาร: {documents}\nข้อความ: {chunks}\nโมเดล: {model}\n"
         "ปรับปรุงล่าสุด: {built_at}",
         "no_index": "ยังไม่ได้สร้างดัชนี",
+        "follow_how": (
+            "ส่ง /follow ตามด้วยหัวข้อ เช่น <code>/follow คณะรัฐมนตรี ข้าว</code> "
+            "หรือตอบกลับคำตอบของบอทด้วย /follow แล้วบอทจะส่งข่าวใหม่เรื่องนั้นให้"
+        ),
+        "followed": "ติดตาม “{topic}” แล้ว บอทจะส่งข่าวใหม่เรื่องนี้ให้ ดูหัวข้อทั้งหมดได้ที่ /following",
+        "follow_full": "คุณติดตามครบ {cap} หัวข้อแล้ว ยกเลิกบางหัวข้อได้ที่ /following",
+        "following": "<b>หัวข้อที่คุณติดตาม</b> (ข่าวใหม่เรื่องเหล่านี้จะส่งถึงคุณ):",
+        "following_none": "คุณยังไม่ได้ติดตามหัวข้อใด ตัวอย่าง: <code>/follow คณะรัฐมนตรี ข้าว</code>",
+        "stop": "เลิกติดตาม {n}",
+        "unfollow_how": "วิธีใช้: /unfollow N โดย N คือหมายเลขใน /following",
+        "unfollowed": "เลิกติดตาม “{topic}” แล้ว",
+        "no_such_follow": "คุณไม่ได้ติดตามหัวข้อนี้แล้ว",
+        "new_release": "🔔 ข่าวใหม่เรื่อง “{topic}”:",
+        "digest": "🔔 ข่าวใหม่ {count} ข่าวในหัวข้อที่คุณติดตาม:",
+        "digest_more": "…และอีก {count} ข่าว: /latest",
     },
 }
 

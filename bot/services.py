@@ -11,6 +11,7 @@ import threading
 import time
 from collections import OrderedDict, defaultdict, deque
 
+from bot.follows import Follows
 from bot.runtime import Runtime
 from bot.settings import Settings
 from retrieval.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
@@ -18,6 +19,7 @@ from retrieval.index.vector_index import VectorIndex
 from retrieval.question.conversation import Conversations
 from retrieval.ranking.centres import language_centres
 from retrieval.ranking.search import Searcher
+from retrieval.ranking.topics import TopicMatcher
 from retrieval.text.sentences import warm_up
 
 log = logging.getLogger("prakat.bot")
@@ -57,6 +59,18 @@ class Services:
         self._fingerprint: str | None = None  # the corpus state that index was built from
         self._reload_lock = asyncio.Lock()
         self._preloading: list[threading.Thread] = []  # see preload()
+        self.follows = Follows(settings.follows_path)
+        self.announcing = asyncio.Lock()  # one round of telling followers at a time
+        self._matcher: TopicMatcher | None = None
+
+    def topic_matcher(self) -> TopicMatcher:
+        """The matcher over the served index (its archive sample read once per index)."""
+        searcher = self.searcher
+        if self._matcher is None or self._matcher.index is not searcher.index:
+            f = self.settings.following
+            self._matcher = TopicMatcher(searcher.store, searcher.embedder, searcher.index,
+                                         threshold=f.threshold, sample=f.sample)  # fmt: skip
+        return self._matcher
 
     def preload(self) -> None:
         """Load the model (and its language centres, embedded on a model's first

@@ -15,6 +15,7 @@ from retrieval.encoder.choice import BACKENDS, PRECISIONS
 from retrieval.encoder.embedder import EmbedderConfig
 from retrieval.index.vector_index import INDEX_TYPES, IndexConfig
 from retrieval.ranking.constants import FUSIONS, LIMITS, Ranking
+from retrieval.ranking.topics import SAMPLE, THRESHOLD
 from retrieval.text.chunking import ChunkingConfig
 
 DEFAULT_CONFIG = "config.yaml"
@@ -44,6 +45,15 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class FollowingSettings:
+    threshold: float = THRESHOLD  # standard deviations (retrieval/ranking/topics.py)
+    sample: int = SAMPLE  # archive releases a topic's scale is read from
+    max_topics: int = 10  # per user
+    digest_after: int = 3  # more matches at once than this: one digest message
+    check_seconds: int = 60  # how often the bot looks for releases to announce
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path | None
     data_dir: Path
@@ -55,6 +65,11 @@ class Settings:
     max_file_bytes: int = 10 * 1024 * 1024
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    following: FollowingSettings = field(default_factory=FollowingSettings)
+
+    @property
+    def follows_path(self) -> Path:
+        return self.data_dir / "follows.sqlite"
 
     @property
     def db_path(self) -> Path:
@@ -123,7 +138,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     base = config_path.parent if config_path.exists() else Path.cwd()
 
     known = {"data_dir", "embedding", "chunking", "search", "ranking", "index", "corpus",
-             "telegram", "fetch"}  # fmt: skip
+             "telegram", "fetch", "following"}  # fmt: skip
     unknown = sorted(set(raw) - known)
     if unknown:
         raise SettingsError(f"unknown config key `{unknown[0]}`")
@@ -170,6 +185,11 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError("fetch.misses_to_stop and fetch.batch must be 1 or more")
     if "{id}" not in fetch.release_url:
         raise SettingsError("fetch.release_url must hold {id}, where the news id goes")
+    following = _build(FollowingSettings, _section(raw, "following"), "following")
+    if min(following.sample, following.max_topics, following.check_seconds) < 1:
+        raise SettingsError("following.sample, max_topics and check_seconds must be 1 or more")
+    if following.digest_after < 1:
+        raise SettingsError("following.digest_after must be 1 or more")
 
     if embedding.precision not in PRECISIONS:
         raise SettingsError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
@@ -198,6 +218,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         max_file_bytes=max_file_bytes,
         telegram=telegram,
         fetch=fetch,
+        following=following,
     )
 
 

@@ -24,6 +24,7 @@ from telegram.ext import (
 
 from bot.admin import fetch_releases, on_add, on_document, on_fetch, on_reindex, on_remove
 from bot.callbacks import on_button
+from bot.following import announce, on_follow, on_following, on_unfollow
 from bot.messages import t
 from bot.questions import (
     on_ask,
@@ -49,6 +50,8 @@ COMMANDS = {
         ("ask", "Ask a question"),
         ("latest", "The newest releases"),
         ("stats", "What the index holds"),
+        ("follow", "Be sent new releases about a topic"),
+        ("following", "The topics you follow"),
         ("new", "Start a new conversation"),
         ("help", "How to use the bot"),
     ],
@@ -56,6 +59,8 @@ COMMANDS = {
         ("ask", "ถามคำถาม"),
         ("latest", "ข่าวล่าสุด"),
         ("stats", "ข้อมูลดัชนี"),
+        ("follow", "รับข่าวใหม่ตามหัวข้อ"),
+        ("following", "หัวข้อที่ติดตาม"),
         ("new", "เริ่มบทสนทนาใหม่"),
         ("help", "วิธีใช้บอท"),
     ],
@@ -109,6 +114,9 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
     app.add_handler(CommandHandler("latest", on_latest))
     app.add_handler(CommandHandler("stats", on_stats))
     app.add_handler(CommandHandler("new", on_new))
+    app.add_handler(CommandHandler("follow", on_follow))
+    app.add_handler(CommandHandler("following", on_following))
+    app.add_handler(CommandHandler("unfollow", on_unfollow))
     app.add_handler(CommandHandler("add", on_add))
     app.add_handler(CommandHandler("remove", on_remove))
     app.add_handler(CommandHandler("reindex", on_reindex))
@@ -119,6 +127,8 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
     app.add_handler(MessageHandler(groups & filters.TEXT & ~filters.COMMAND, on_group_text))
     app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.COMMAND, on_other))
     app.add_error_handler(on_error)
+    check = settings.following.check_seconds  # new releases reach their followers
+    app.job_queue.run_repeating(announce, interval=check, first=check, name="announce")
     every = settings.fetch.every_minutes
     if every > 0:  # new releases arrive by themselves (off by default)
         app.job_queue.run_repeating(scheduled_fetch, interval=every * 60, first=every * 60,

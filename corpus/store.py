@@ -226,6 +226,12 @@ class Store(FullText):
                 "SELECT chunk_id, embed_key FROM chunks ORDER BY chunk_id"
             ).fetchall()
 
+    def chunk_docs(self) -> list[tuple[int, str]]:
+        """``(chunk_id, doc_id)`` of every chunk, in id order."""
+        with self._lock:
+            sql = "SELECT chunk_id, doc_id FROM chunks ORDER BY chunk_id"
+            return self.db.execute(sql).fetchall()
+
     def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, tuple[Chunk, Document]]:
         """Chunks with their documents, by id; unknown ids are left out."""
         rows = self._rows_in(

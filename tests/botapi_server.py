@@ -46,6 +46,7 @@ class BotApiServer:
         self.pushed_at: dict[int, float] = {}  # update_id -> when the user sent it
         self.files: dict[str, bytes] = {}
         self.messages: dict[int, dict] = {}
+        self.blocked: set[int] = set()  # chats whose user blocked the bot
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
         self._new = asyncio.Event()
@@ -237,6 +238,10 @@ class BotApiServer:
         return message
 
     async def m_sendMessage(self, params):
+        if int(params["chat_id"]) in self.blocked:
+            blocked = {"ok": False, "error_code": 403,
+                       "description": "Forbidden: bot was blocked by the user"}  # fmt: skip
+            raise web.HTTPForbidden(text=json.dumps(blocked))
         if len(params.get("text", "")) > 4096:
             raise web.HTTPBadRequest(
                 text='{"ok":false,"description":"Bad Request: message is too long"}'

@@ -108,3 +108,23 @@ def test_a_fetch_killed_and_run_again_has_every_release_once(env, point):
     assert releases(env) == ["46520", "46681"]
     report = json.loads(run(env, "index", "check", "--json").output)
     assert report == {"ok": True, "problems": {}, "repaired": {}}
+
+
+def test_a_dry_run_names_the_followers_a_release_would_be_told_to(env, amcc_dir, tmp_path):
+    from bot.follows import Follows
+
+    for doc_id in SERVED:  # the archive: the test releases but the two the site serves
+        (amcc_dir / sample_file(doc_id).name).unlink()
+    assert run(env, "corpus", "add", "--no-announce", str(amcc_dir)).exit_code == 0
+    config = tmp_path / "config.yaml"  # six releases make a small scale
+    config.write_text(config.read_text() + "following:\n  threshold: 1.5\n", encoding="utf-8")
+    follows = Follows(f"{env['PRAKAT_DATA_DIR']}/follows.sqlite")
+    follows.follow(7, 7, "น้ำท่วม ถนน", "th", cap=10)
+    follows.follow(8, 8, "AstraZeneca vaccines", "en", cap=10)
+    dry = run(env, "corpus", "fetch", "--since", "46519", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "46520 would be told to: user 7 (น้ำท่วม ถนน)" in dry.output
+    assert "46681 would be told to: nobody" in dry.output
+    assert follows.pending() == []  # a dry run queues nothing
+    assert run(env, "corpus", "fetch", "--since", "46519").exit_code == 0
+    assert follows.pending() == ["46520", "46681"]  # the running bot tells them

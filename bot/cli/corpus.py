@@ -29,24 +29,30 @@ def corpus() -> None:
 @corpus.command("add")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable files instead of stopping.")
+@click.option("--no-announce", is_flag=True,
+              help="Tell no follower of a topic (old releases, a bulk import).")  # fmt: skip
 @device_option
 @click.pass_context
 @handle_errors
-def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> None:
+def corpus_add(
+    ctx: click.Context, paths: tuple[str, ...], skip_bad: bool, no_announce: bool
+) -> None:
     """Add releases: files (.txt, .md, .html, .pdf), folders of them, or addresses of
     release pages on the allowed hosts (fetch.allowed_hosts); the index is updated in
     place.
 
     Every file is checked first: unless --skip-bad is given, one bad file stops
-    the whole command and nothing is changed.
+    the whole command and nothing is changed. The new releases are told to the
+    followers of their topics by the running bot, unless --no-announce is given.
 
     \b
     Examples:
       prakat corpus add corpus/sample
       prakat corpus add release-46681.txt page.html notice.pdf
       prakat corpus add https://www.thaigov.go.th/news/contents/details/46681
-      prakat corpus add --skip-bad --device cuda thaigov/data
+      prakat corpus add --skip-bad --no-announce --device cuda thaigov/data
     """
+    from bot.follows import queue_new
     from corpus.loader import load_releases
     from corpus.models import UnsupportedDocument
 
@@ -67,6 +73,8 @@ def corpus_add(ctx: click.Context, paths: tuple[str, ...], skip_bad: bool) -> No
         sys.exit(1)
     if not docs:
         raise UnsupportedDocument("no release files found in the given paths")
+    if not no_announce:
+        queue_new(rt.settings.follows_path, rt.store, docs)
     progress = Progress()
     try:
         results = rt.indexer.add_documents(docs.values(), progress)
@@ -121,7 +129,8 @@ def _fetch_urls(rt, urls: list[str]) -> tuple[dict, list[str]]:
     default=None,
     help="Stop after this many releases.",
 )
-@click.option("--dry-run", is_flag=True, help="Print what would be added; add nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Print what would be added and who would be told; add nothing.")  # fmt: skip
 @device_option
 @click.pass_context
 @handle_errors
@@ -131,7 +140,8 @@ def corpus_fetch(ctx: click.Context, since: int | None, limit: int | None, dry_r
     Walks the news ids upward from the newest known release, one page at a time
     (fetch.pages_per_second), and stops after fetch.misses_to_stop ids in a row that
     hold no release. Killed or interrupted, the next run goes on where this one
-    stopped; nothing is added twice.
+    stopped; nothing is added twice. The running bot tells the followers of a
+    topic about the new releases.
 
     \b
     Examples:
@@ -144,6 +154,7 @@ def corpus_fetch(ctx: click.Context, since: int | None, limit: int | None, dry_r
 
     rt = runtime(ctx)
     bar = _FetchBar()
+    found = []
 
     def added(results: list) -> None:
         for r in results:
@@ -153,6 +164,7 @@ def corpus_fetch(ctx: click.Context, since: int | None, limit: int | None, dry_r
         bar.step(news_id, doc)
         if dry_run and doc is not None:
             bar.write(_line("would add", doc.doc_id, doc.date, doc.title))
+            found.append(doc)
 
     with Fetcher(rt.settings.fetch) as fetcher:
         try:
@@ -162,6 +174,8 @@ def corpus_fetch(ctx: click.Context, since: int | None, limit: int | None, dry_r
             bar.close()
     if dry_run:
         click.echo(f"{report.found} releases found in {report.tried} ids; nothing added.")
+        for line in _followers_told(rt, found):
+            click.echo(line)
         return
     counts = report.statuses
     click.echo(
@@ -169,6 +183,33 @@ def corpus_fetch(ctx: click.Context, since: int | None, limit: int | None, dry_r
         f"{counts.get('unchanged', 0)} unchanged; {report.tried} ids tried"
         + (f", the newest {report.last_id}." if report.last_id else ".")
     )
+
+
+def _followers_told(rt, docs: list) -> list[str]:
+    """Which followers the releases ``docs`` would be told to, a line each."""
+    from bot.follows import Follows
+    from retrieval.ranking.topics import TopicMatcher
+
+    follows = Follows(rt.settings.follows_path)
+    try:
+        followed = follows.all()
+    finally:
+        follows.close()
+    if not docs or not followed:
+        return ["Nobody follows a topic: nobody would be told."] if docs else []
+    index, _ = rt.load_index()
+    rt.embedder.load()
+    f = rt.settings.following
+    matcher = TopicMatcher(rt.store, rt.embedder, index, threshold=f.threshold, sample=f.sample)
+    passages = matcher.unindexed(docs, rt.settings.chunking)
+    matches = matcher.match([x.topic for x in followed], passages)
+    lines = []
+    for doc in docs:
+        topics = {m.topic for m in matches if m.doc_id == doc.doc_id}
+        told = [x for x in followed if x.topic in topics]
+        who = ", ".join(f"user {x.user_id} ({x.topic[:40]})" for x in told) or "nobody"
+        lines.append(f"{doc.doc_id} would be told to: {who}")
+    return lines
 
 
 class _FetchBar:
