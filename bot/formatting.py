@@ -19,11 +19,15 @@ def excerpt(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def plain_answer(answer: Answer) -> str:
-    """The answer sentence, then numbered passages with title, date and link."""
+def plain_answer(answer: Answer, generated=None) -> str:
+    """The generated answer (where there is one), the answer sentence, then numbered
+    passages with title, date and link."""
     if not answer.found:
         return NOT_FOUND_EN
     lines = []
+    if generated is not None:
+        said = generated.text or "The releases below do not say."
+        lines += [textwrap.fill(f"Generated ({generated.model}): {said}", 100), ""]
     if answer.sentence:
         lines.append(textwrap.fill(" ".join(answer.sentence.text.split()), 100))
         lines.append("")
@@ -95,6 +99,23 @@ def answer_blocks(answer: Answer, start: int = 0) -> list[str]:
             f"{source_html(hit, i)}\n{excerpt_html(hit.chunk.text, matched_span(hit, answer))}"
         )
     return blocks
+
+
+def generated_html(generated, hits: list[Hit], label: str, not_found: str) -> str | None:
+    """The generated answer as escaped HTML, each citation [n] a link to passage n's
+    release; None where it would not fit a message."""
+    if generated.not_found:
+        body = esc(not_found)
+    else:
+
+        def link(m: re.Match) -> str:
+            n = int(m.group(1))
+            url = hits[n - 1].document.url if 0 < n <= len(hits) else None
+            return f'<a href="{html.escape(url, quote=True)}">[{n}]</a>' if url else m.group(0)
+
+        body = re.sub(r"\[(\d+)\]", link, esc(generated.text))
+    block = f"💬 {body}\n<i>{esc(label)}</i>"
+    return block if len(block) <= TELEGRAM_LIMIT else None
 
 
 def pack_blocks(blocks: list[str], limit: int = TELEGRAM_LIMIT) -> list[str]:

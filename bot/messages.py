@@ -70,6 +70,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "stats": "<b>Index</b>\nDocuments: {documents}\nPassages: {chunks}\nModel: {model}\n"
         "Last update: {built_at}",
         "no_index": "The index is not built yet.",
+        "generated_by": "Written by {model} from the passages below; check them.",
+        "generated_not_found": "The releases below do not say.",
         "follow_how": (
             "Send /follow and a topic, e.g. <code>/follow คณะรัฐมนตรี ข้าว</code> or "
             "<code>/follow rice exports</code>, or reply /follow to one of my answers; "
@@ -143,6 +145,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "stats": "<b>ดัชนี</b>\nเอกสาร: {documents}\nข้อความ: {chunks}\nโมเดล: {model}\n"
         "ปรับปรุงล่าสุด: {built_at}",
         "no_index": "ยังไม่ได้สร้างดัชนี",
+        "generated_by": "เรียบเรียงโดย {model} จากข้อความด้านล่าง โปรดตรวจสอบ",
+        "generated_not_found": "ข่าวด้านล่างไม่ได้ระบุเรื่องนี้",
         "follow_how": (
             "ส่ง /follow ตามด้วยหัวข้อ เช่น <code>/follow คณะรัฐมนตรี ข้าว</code> "
             "หรือตอบกลับคำตอบของบอทด้วย /follow แล้วบอทจะส่งข่าวใหม่เรื่องนั้นให้"

@@ -19,7 +19,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.formatting import answer_blocks, esc, excerpt, pack_blocks
+from bot.formatting import answer_blocks, esc, excerpt, generated_html, pack_blocks
 from bot.messages import language_of, t
 from bot.services import Services
 from retrieval.errors import RetrievalError
@@ -105,11 +105,28 @@ async def answer_question(
             ]
         ]
     )
+    generated = await generated_block(update, context, svc, query.text, answer, lang)
     asked, *found = answer_blocks(answer)
-    messages = pack_blocks([asked, *read_as, *found])
+    messages = pack_blocks([asked, *generated, *read_as, *found])
     for i, text in enumerate(messages):
         last = i == len(messages) - 1
         await reply(message, text, reply_markup=buttons if last else None)
+
+
+async def generated_block(update, context, svc: Services, question: str, answer,
+                          lang: str) -> list[str]:  # fmt: skip
+    """The generated answer's block, where ``llm.base_url`` is set and the reply passed
+    its checks; else none (the extracted answer stands alone, at once)."""
+    generator = svc.runtime.generator
+    if generator is None:
+        return []
+    await context.bot.send_chat_action(update.effective_message.chat_id, ChatAction.TYPING)
+    generated = await asyncio.to_thread(generator.generate, question, answer.hits)
+    if generated is None:
+        return []
+    label = t(lang, "generated_by", model=generated.model or "the model")
+    block = generated_html(generated, answer.hits, label, t(lang, "generated_not_found"))
+    return [block] if block else []
 
 
 def conversation_key(update: Update) -> tuple[int, int]:

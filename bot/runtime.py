@@ -7,6 +7,7 @@ from functools import cached_property
 from bot.settings import Settings
 from corpus.store import Store
 from retrieval.encoder.embedder import Embedder
+from retrieval.generation.client import Generator
 from retrieval.index.embed_cache import EmbeddingCache
 from retrieval.index.indexer import Indexer
 from retrieval.index.vector_index import VectorIndex
@@ -57,7 +58,13 @@ class Runtime:
             self.store, self.embedder, index, self.settings.ranking, sentences=self.cache
         )
 
+    @cached_property
+    def generator(self) -> Generator | None:
+        """Generated answers, where ``llm.base_url`` is set; else None."""
+        llm = self.settings.llm
+        return Generator(llm) if llm.enabled else None
+
     def close(self) -> None:
-        for name in ("store", "read_store", "cache"):
-            if name in self.__dict__:
+        for name in ("store", "read_store", "cache", "generator"):
+            if self.__dict__.get(name) is not None:
                 self.__dict__[name].close()

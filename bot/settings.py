@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import yaml
 from corpus.fetch import FetchConfig
 from retrieval.encoder.choice import BACKENDS, PRECISIONS
 from retrieval.encoder.embedder import EmbedderConfig
+from retrieval.generation.client import LLMConfig
 from retrieval.index.vector_index import INDEX_TYPES, IndexConfig
 from retrieval.ranking.constants import FUSIONS, LIMITS, Ranking
 from retrieval.ranking.topics import SAMPLE, THRESHOLD
@@ -66,6 +68,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     following: FollowingSettings = field(default_factory=FollowingSettings)
+    llm: LLMConfig = field(default_factory=LLMConfig)
 
     @property
     def follows_path(self) -> Path:
@@ -138,7 +141,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     base = config_path.parent if config_path.exists() else Path.cwd()
 
     known = {"data_dir", "embedding", "chunking", "search", "ranking", "index", "corpus",
-             "telegram", "fetch", "following"}  # fmt: skip
+             "telegram", "fetch", "following", "llm"}  # fmt: skip
     unknown = sorted(set(raw) - known)
     if unknown:
         raise SettingsError(f"unknown config key `{unknown[0]}`")
@@ -190,6 +193,11 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise SettingsError("following.sample, max_topics and check_seconds must be 1 or more")
     if following.digest_after < 1:
         raise SettingsError("following.digest_after must be 1 or more")
+    llm = _build(LLMConfig, _section(raw, "llm"), "llm")
+    if llm.enabled and not re.match(r"https?://", llm.base_url):
+        raise SettingsError("llm.base_url must be an http(s) address")
+    if llm.timeout_s <= 0 or llm.max_passages < 1 or llm.max_tokens < 1:
+        raise SettingsError("llm.timeout_s, max_passages and max_tokens must be positive")
 
     if embedding.precision not in PRECISIONS:
         raise SettingsError(f"embedding.precision must be one of {', '.join(PRECISIONS)}")
@@ -219,6 +227,7 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         telegram=telegram,
         fetch=fetch,
         following=following,
+        llm=llm,
     )
 
 

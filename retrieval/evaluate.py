@@ -107,11 +107,15 @@ def evaluate(
     answers: bool = True,
     progress: Callable[[int], None] | None = None,
     record: Callable[[dict], None] | None = None,
+    generate: Callable | None = None,
 ) -> dict[str, float]:
     """recall@1/5/10, mrr@10 of the gold passage, and the answer-sentence hit rate.
-    ``record`` gets each question's outcome (``outcome``), to compare two runs by."""
+    ``record`` gets each question's outcome (``outcome``), to compare two runs by.
+    ``generate(question, hits)`` (``Generator.generate``): also the generated answer's
+    hit rate over the first ``k`` passages, and the share of questions it was shown."""
     ranks: list[int | None] = []
     answer_hits = 0
+    generated_hits = shown = 0
     for item in items:
         answer = searcher.search(item.question, k=max(3 * k, 30), with_sentence=answers)
         order = list(dict.fromkeys(h.document.doc_id for h in answer.hits))[:k]
@@ -120,8 +124,16 @@ def evaluate(
             _norm(a) in _norm(answer.sentence.text) for a in item.answers
         )
         answer_hits += hit
+        result = outcome(item, order, answer, hit)
+        if generate is not None:
+            generated = generate(item.question, answer.hits[:k]) if answer.found else None
+            said = generated.text if generated else ""
+            result["generated"] = said if generated else None
+            result["generated_hit"] = any(_norm(a) in _norm(said) for a in item.answers if a)
+            generated_hits += result["generated_hit"]
+            shown += generated is not None
         if record:
-            record(outcome(item, order, answer, hit))
+            record(result)
         if progress:
             progress(1)
     n = len(items)
@@ -131,8 +143,12 @@ def evaluate(
 
     mrr = sum(1 / r for r in ranks if r is not None and r <= 10) / n if n else 0.0
     hit_rate = round(answer_hits / n, 4) if n else 0.0
-    return {"n": n, "recall@1": recall(1), "recall@5": recall(5), "recall@10": recall(10),
-            "mrr@10": round(mrr, 4), "answer_hit": hit_rate}  # fmt: skip
+    metrics = {"n": n, "recall@1": recall(1), "recall@5": recall(5), "recall@10": recall(10),
+               "mrr@10": round(mrr, 4), "answer_hit": hit_rate}  # fmt: skip
+    if generate is not None and n:
+        metrics["generated_hit"] = round(generated_hits / n, 4)
+        metrics["generated_shown"] = round(shown / n, 4)
+    return metrics
 
 
 def outcome(item: EvalItem, order: list[str], answer, hit: bool) -> dict:

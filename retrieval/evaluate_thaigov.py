@@ -96,11 +96,13 @@ def summary(outcomes: list[dict]) -> dict[str, dict]:
         row: dict[str, float | int] = {"n": len(rows)}
         if answerable:
             n = len(answerable)
-            for measure in ("release@1", "release@5", "answer_hit"):
-                row[measure] = round(sum(o[measure] for o in answerable) / n, 4)
+            for measure in ("release@1", "release@5", "answer_hit", "generated_hit"):
+                if measure in answerable[0]:
+                    row[measure] = round(sum(o[measure] for o in answerable) / n, 4)
             row["answered"] = round(sum(not o["refused"] for o in answerable) / n, 4)
-        if unanswerable:
-            row["refused"] = round(sum(o["refused"] for o in unanswerable) / len(unanswerable), 4)
+        for measure in ("refused", "generated_refused"):
+            if unanswerable and measure in unanswerable[0]:
+                row[measure] = round(sum(o[measure] for o in unanswerable) / len(unanswerable), 4)
         out[key] = row
     return out
 
@@ -111,10 +113,22 @@ def evaluate_thaigov(
     *,
     k: int = 5,
     progress: Callable[[int], None] | None = None,
+    generate: Callable | None = None,
 ) -> tuple[dict[str, dict], list[dict]]:
+    """``generate(question, hits)`` (``Generator.generate``): each question's generated
+    answer too, over the passages shown (the question as read from its conversation)."""
     outcomes = []
     for item in items:
-        outcomes.append(outcome(item, ask(searcher, item, k)))
+        answer = ask(searcher, item, k)
+        result = outcome(item, answer)
+        if generate is not None:
+            generated = generate(result["asked"], answer.hits) if answer.found else None
+            said = generated.text if generated else ""
+            result["generated"] = said if generated else None
+            result["generated_hit"] = any(_squash(a) in _squash(said) for a in item.answers if a)
+            # "not in the releases", or nothing shown: the question is not answered
+            result["generated_refused"] = not said
+        outcomes.append(result)
         if progress:
             progress(1)
     return summary(outcomes), outcomes

@@ -130,3 +130,30 @@ def test_eval_thaigov_asks_in_a_conversation_on_the_day_asked(tmp_path, model_ca
     )
     assert result.exit_code == 1
     assert result.output == f"Error: {bad} is not in the thaigov-qa jsonl format\n"
+
+
+def test_eval_generated_measures_the_generated_answer_beside_the_extracted(tmp_path, env,
+                                                                           httpserver):  # fmt: skip
+    import re
+
+    from tests.llm_server import FakeLLM
+
+    llm = FakeLLM(httpserver)  # a "model" that repeats the first passage, citing it
+    llm.reply = lambda request: (
+        re.search(
+            r'<passage n="1"[^>]*>\n(.*?)\n</passage>', request["messages"][1]["content"], re.S
+        ).group(1)
+        + " [1]"
+    )
+    config = tmp_path / "llm.yaml"
+    config.write_text(f"llm:\n  base_url: {llm.base_url}\n  model: copier\n", encoding="utf-8")
+    contexts = tmp_path / "th.json"
+    contexts.write_text(json.dumps(squad("th"), ensure_ascii=False), encoding="utf-8")
+    args = ["eval", "squad", "--contexts", str(contexts), "--json", "--generated"]
+    refused = CliRunner().invoke(cli, args, env=env)
+    assert refused.exit_code != 0 and "--generated needs llm.base_url" in refused.output
+    result = CliRunner().invoke(cli, args, env={**env, "PRAKAT_CONFIG": str(config)},
+                                catch_exceptions=False)  # fmt: skip
+    metrics = json.loads(result.output.splitlines()[-1])
+    assert metrics["recall@1"] == 1.0 and len(llm.requests) == 3
+    assert metrics["generated_shown"] == 1.0 and metrics["generated_hit"] == 1.0

@@ -11,8 +11,10 @@ from bot.cli.app import cli
 from bot.cli.common import handle_errors, runtime
 
 
-def answer_json(answer, *, asked: bool = False) -> dict:
-    """``asked``: also the question as understood (completed from the conversation)."""
+def answer_json(answer, *, asked: bool = False, generated=False) -> dict:
+    """``asked``: also the question as understood (completed from the conversation);
+    ``generated``: the generated answer or None, where llm.base_url is set (False:
+    not configured, no key)."""
     out = {
         "question": answer.question,
         "answer": (
@@ -34,7 +36,20 @@ def answer_json(answer, *, asked: bool = False) -> dict:
     }
     if asked:
         out["asked"] = answer.query.text if answer.query else answer.question
+    if generated is not False:
+        out["generated"] = None if generated is None else {
+            "text": generated.text, "citations": generated.citations, "model": generated.model,
+            "not_found": generated.not_found,
+        }  # fmt: skip
     return out
+
+
+def generate(rt, answer):
+    """The generated answer where llm.base_url is set (None: it fell back), else False."""
+    if rt.generator is None:
+        return False
+    return rt.generator.generate(answer.query.text if answer.query else answer.question,
+                                 answer.hits) if answer.found else None  # fmt: skip
 
 
 def today_option(func):
@@ -59,10 +74,10 @@ def _day(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
-def answer_text(answer) -> str:
+def answer_text(answer, generated=False) -> str:
     from bot.formatting import plain_answer
 
-    return plain_answer(answer)
+    return plain_answer(answer, generated or None)
 
 
 @cli.command()
@@ -81,15 +96,19 @@ def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, as_json: b
       prakat ask "who chaired the 6th AMCC?"
       prakat ask "ใครเป็นประธานการประชุม AMCC ครั้งที่ 6" --json
       prakat ask "ครม. เมื่อวานอนุมัติอะไร" --today 2022-03-23
+
+    With llm.base_url set, a generated answer citing the passages comes first
+    (--json: "generated", null where the endpoint failed or its reply failed the
+    checks).
     """
     from retrieval.question.query import parse_question
 
     query = parse_question(" ".join(question), today)
     rt = runtime(ctx)
     answer = rt.searcher.search(query, k or rt.settings.k)
-    click.echo(
-        json.dumps(answer_json(answer), ensure_ascii=False) if as_json else answer_text(answer)
-    )
+    generated = generate(rt, answer)
+    click.echo(json.dumps(answer_json(answer, generated=generated), ensure_ascii=False)
+               if as_json else answer_text(answer, generated))  # fmt: skip
 
 
 @cli.command()
@@ -137,10 +156,12 @@ def chat(ctx: click.Context, as_json: bool, today) -> None:
             continue
         answer = searcher.search(query, rt.settings.k)
         previous = query
+        generated = generate(rt, answer)
         if as_json:
-            click.echo(json.dumps(answer_json(answer, asked=True), ensure_ascii=False))
+            out = answer_json(answer, asked=True, generated=generated)
+            click.echo(json.dumps(out, ensure_ascii=False))
             continue
         if query.completed_from:
             click.echo(f"(read as: {query.text})")
-        click.echo(answer_text(answer))
+        click.echo(answer_text(answer, generated))
         click.echo()

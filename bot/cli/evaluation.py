@@ -37,7 +37,26 @@ def eval_options(func):
         help="Also write each question's ranking and answer to this file (JSON lines), "
         "to compare two runs.",
     )(func)
-    return func
+    return generated_option(func)
+
+
+def generated_option(func):
+    return click.option(
+        "--generated",
+        is_flag=True,
+        help="Also measure the generated answer (llm.base_url must be set): its answer "
+        "hit beside the extracted sentence's.",
+    )(func)
+
+
+def generator_for(ctx: click.Context, wanted: bool):
+    """``Generator.generate`` for ``--generated``; one sentence where no endpoint is set."""
+    if not wanted:
+        return None
+    generator = runtime(ctx).generator
+    if generator is None:
+        raise click.UsageError("--generated needs llm.base_url (and llm.model) in the config")
+    return generator.generate
 
 
 @contextmanager
@@ -78,14 +97,16 @@ def write_outcomes(path: str | None, outcomes: list[dict]) -> None:
 
 
 def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, as_json: bool,
-             answers_path: str | None = None):  # fmt: skip
+             answers_path: str | None = None, generated: bool = False):  # fmt: skip
     from retrieval.evaluate import evaluate
 
+    generate = generator_for(ctx, generated)
     doc_sets = [lambda: docs] + ([releases_in(ctx, distractors)] if distractors else [])
     outcomes: list[dict] = []
     with throwaway_searcher(ctx, doc_sets) as (searcher, progress):
         metrics = evaluate(searcher, items, k=k, progress=lambda n: progress("ask", n, len(items)),
-                           record=outcomes.append if answers_path else None)  # fmt: skip
+                           record=outcomes.append if answers_path else None,
+                           generate=generate)  # fmt: skip
     write_outcomes(answers_path, outcomes)
     if as_json:
         click.echo(json.dumps(metrics))
@@ -102,7 +123,8 @@ def run_eval(ctx: click.Context, docs, items, k: int, distractors: str | None, a
 @eval_options
 @click.pass_context
 @handle_errors
-def eval_squad(ctx, contexts, questions, k, distractors, as_json, answers_path) -> None:
+def eval_squad(ctx, contexts, questions, k, distractors, as_json, answers_path,
+               generated) -> None:  # fmt: skip
     """Recall@1/5/10, MRR@10 and answer-sentence hit rate on a SQuAD v1.1 set.
 
     \b
@@ -112,7 +134,7 @@ def eval_squad(ctx, contexts, questions, k, distractors, as_json, answers_path) 
     from retrieval.evaluate import load_squad
 
     docs, items = load_squad(contexts, questions)
-    run_eval(ctx, docs, items, k, distractors, as_json, answers_path)
+    run_eval(ctx, docs, items, k, distractors, as_json, answers_path, generated)
 
 
 @eval_group.command("iapp")
@@ -121,7 +143,7 @@ def eval_squad(ctx, contexts, questions, k, distractors, as_json, answers_path) 
 @eval_options
 @click.pass_context
 @handle_errors
-def eval_iapp(ctx, path, k, distractors, as_json, answers_path) -> None:
+def eval_iapp(ctx, path, k, distractors, as_json, answers_path, generated) -> None:
     """The same metrics on the iApp Wiki QA format (distinct contexts are the passages).
 
     \b
@@ -132,7 +154,7 @@ def eval_iapp(ctx, path, k, distractors, as_json, answers_path) -> None:
     from retrieval.evaluate import load_iapp
 
     docs, items = load_iapp(path)
-    run_eval(ctx, docs, items, k, distractors, as_json, answers_path)
+    run_eval(ctx, docs, items, k, distractors, as_json, answers_path, generated)
 
 
 @eval_group.command("thaigov")
@@ -144,10 +166,11 @@ def eval_iapp(ctx, path, k, distractors, as_json, answers_path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--answers", "answers_path", type=click.Path(dir_okay=False, writable=True),
               help="Also write each question's releases and answer (JSON lines).")  # fmt: skip
+@generated_option
 @device_option
 @click.pass_context
 @handle_errors
-def eval_thaigov(ctx, questions, haystack, k, as_json, answers_path) -> None:
+def eval_thaigov(ctx, questions, haystack, k, as_json, answers_path, generated) -> None:
     """Questions about real releases, asked as a user asks them: in a conversation, on
     their day (`--today`). Per kind and language: release@1, release@5, answer hit,
     answered; for the unanswerable ones, refused.
@@ -158,20 +181,25 @@ def eval_thaigov(ctx, questions, haystack, k, as_json, answers_path) -> None:
           ../shared/data/thaigov-qa/dev-haystack.txt /tmp/thaigov-dev
       prakat eval thaigov --questions ../shared/data/thaigov-qa/dev.jsonl \\
           --haystack /tmp/thaigov-dev
+      prakat --config llm.yaml eval thaigov --generated --questions ... --haystack ...
     """
     from retrieval.evaluate_thaigov import evaluate_thaigov, load_thaigov
 
+    generate = generator_for(ctx, generated)
     items = load_thaigov(questions)
     haystacks = [releases_in(ctx, haystack)]
     with throwaway_searcher(ctx, haystacks, not_found=True) as (searcher, progress):
         table, outcomes = evaluate_thaigov(
-            searcher, items, k=k, progress=lambda n: progress("ask", n, len(items))
-        )
+            searcher, items, k=k, progress=lambda n: progress("ask", n, len(items)),
+            generate=generate,
+        )  # fmt: skip
     write_outcomes(answers_path, outcomes)
     if as_json:
         click.echo(json.dumps(table))
         return
     measures = ("n", "release@1", "release@5", "answer_hit", "answered", "refused")
+    if generated:
+        measures += ("generated_hit", "generated_refused")
     click.echo(f"{'':>14}" + "".join(f"{m:>11}" for m in measures))
     for key, row in table.items():
         cells = "".join(f"{row[m]:>11}" if m in row else f"{'':>11}" for m in measures)

@@ -1,0 +1,1 @@
+"""A generated answer with citations, from an OpenAI-compatible endpoint (optional)."""
