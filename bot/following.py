@@ -128,10 +128,13 @@ async def announce(context: ContextTypes.DEFAULT_TYPE) -> None:
         pending = await asyncio.to_thread(svc.follows.pending)
         if not pending:
             return
-        await svc.refresh_if_changed()  # releases the CLI added are in the index on disk
         follows = await asyncio.to_thread(svc.follows.all)
+        if not follows:  # nobody to tell
+            await asyncio.to_thread(svc.follows.done, pending)
+            return
+        await svc.refresh_if_changed()  # releases the CLI added are in the index on disk
         matcher = svc.topic_matcher()
-        releases = await asyncio.to_thread(matcher.indexed, pending) if follows else []
+        releases = await asyncio.to_thread(matcher.indexed, pending)
         matches = await asyncio.to_thread(matcher.match, [f.topic for f in follows], releases)
         await tell(context, svc, follows, matches)
         held = {r.doc_id for r in releases}
@@ -139,7 +142,7 @@ async def announce(context: ContextTypes.DEFAULT_TYPE) -> None:
         gone = await asyncio.to_thread(
             lambda: [d for d in pending if d not in held and not svc.runtime.store.has_document(d)]
         )
-        await asyncio.to_thread(svc.follows.done, [*held, *gone] if follows else pending)
+        await asyncio.to_thread(svc.follows.done, [*held, *gone])
 
 
 async def tell(context, svc: Services, follows: list[Follow], matches: list[TopicMatch]) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS told (
     PRIMARY KEY (user_id, doc_id)
 );
 """
+_FOLLOWS = "SELECT follow_id, user_id, chat_id, topic, lang FROM follows"  # Follow's fields
 MAX_TOPIC_CHARS = 200
 
 
@@ -72,16 +74,21 @@ class Follows:
         with self._lock:
             return self.db.execute(sql, params).fetchall()
 
-    def _write(self, sql: str, rows: Iterable[Sequence]) -> int:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One writer's transaction, taken at its start; rolled back on any error."""
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                changed = self.db.executemany(sql, rows).rowcount
+                yield self.db
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            return changed
+
+    def _write(self, sql: str, rows: Iterable[Sequence]) -> int:
+        with self._transaction() as db:
+            return db.executemany(sql, rows).rowcount
 
     # -- topics -------------------------------------------------------------
 
@@ -89,37 +96,27 @@ class Follows:
         """Follow ``topic`` (already followed: the same follow, its chat and language
         updated). Raises ``TooManyTopics`` past ``cap`` topics."""
         topic = clean_topic(topic)
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                known = self.db.execute("SELECT 1 FROM follows WHERE user_id = ? AND topic = ?",
-                                        (user_id, topic)).fetchone()  # fmt: skip
-                (count,) = self.db.execute(
-                    "SELECT count(*) FROM follows WHERE user_id = ?", (user_id,)
-                ).fetchone()
-                if not known and count >= cap:
-                    raise TooManyTopics(f"a user may follow at most {cap} topics")
-                self.db.execute(
-                    "INSERT INTO follows (user_id, chat_id, topic, lang, created)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, topic)"
-                    " DO UPDATE SET chat_id = excluded.chat_id, lang = excluded.lang",
-                    (user_id, chat_id, topic, lang, time.time()),
-                )
-                row = self.db.execute(
-                    "SELECT follow_id, user_id, chat_id, topic, lang FROM follows"
-                    " WHERE user_id = ? AND topic = ?",
-                    (user_id, topic),
-                ).fetchone()
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            known = db.execute("SELECT 1 FROM follows WHERE user_id = ? AND topic = ?",
+                               (user_id, topic)).fetchone()  # fmt: skip
+            (count,) = db.execute(
+                "SELECT count(*) FROM follows WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            if not known and count >= cap:
+                raise TooManyTopics(f"a user may follow at most {cap} topics")
+            db.execute(
+                "INSERT INTO follows (user_id, chat_id, topic, lang, created)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, topic)"
+                " DO UPDATE SET chat_id = excluded.chat_id, lang = excluded.lang",
+                (user_id, chat_id, topic, lang, time.time()),
+            )
+            row = db.execute(f"{_FOLLOWS} WHERE user_id = ? AND topic = ?",
+                             (user_id, topic)).fetchone()  # fmt: skip
         return Follow(*row)
 
     def of_user(self, user_id: int) -> list[Follow]:
         """The user's topics, oldest first (the numbers /following shows)."""
-        rows = self._rows("SELECT follow_id, user_id, chat_id, topic, lang FROM follows"
-                          " WHERE user_id = ? ORDER BY follow_id", (user_id,))  # fmt: skip
+        rows = self._rows(f"{_FOLLOWS} WHERE user_id = ? ORDER BY follow_id", (user_id,))
         return [Follow(*r) for r in rows]
 
     def anyone(self) -> bool:
@@ -127,8 +124,7 @@ class Follows:
         return bool(self._rows("SELECT 1 FROM follows LIMIT 1"))
 
     def all(self) -> list[Follow]:
-        rows = self._rows("SELECT follow_id, user_id, chat_id, topic, lang FROM follows"
-                          " ORDER BY follow_id")  # fmt: skip
+        rows = self._rows(f"{_FOLLOWS} ORDER BY follow_id")
         return [Follow(*r) for r in rows]
 
     def unfollow(self, user_id: int, follow_id: int) -> bool:

@@ -126,12 +126,10 @@ def evaluate(
         answer_hits += hit
         result = outcome(item, order, answer, hit)
         if generate is not None:
-            generated = generate(item.question, answer.hits[:k]) if answer.found else None
-            said = generated.text if generated else ""
-            result["generated"] = said if generated else None
-            result["generated_hit"] = any(_norm(a) in _norm(said) for a in item.answers if a)
+            result |= generated_outcome(generate, item.question, answer, answer.hits[:k],
+                                        item.answers, _norm)  # fmt: skip
             generated_hits += result["generated_hit"]
-            shown += generated is not None
+            shown += result["generated"] is not None
         if record:
             record(result)
         if progress:
@@ -149,6 +147,15 @@ def evaluate(
         metrics["generated_hit"] = round(generated_hits / n, 4)
         metrics["generated_shown"] = round(shown / n, 4)
     return metrics
+
+
+def generated_outcome(generate, question: str, answer, hits, answers, norm) -> dict:
+    """The generated answer's part of a question's outcome: its text (None: not shown)
+    and whether it holds a gold answer (compared after ``norm``)."""
+    generated = generate(question, hits) if answer.found else None
+    said = generated.text if generated else ""
+    return {"generated": said if generated else None,
+            "generated_hit": any(norm(a) in norm(said) for a in answers if a)}  # fmt: skip
 
 
 def outcome(item: EvalItem, order: list[str], answer, hit: bool) -> dict:

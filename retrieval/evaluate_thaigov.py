@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.evaluate import EvalDataError
+from retrieval.evaluate import EvalDataError, generated_outcome
 from retrieval.question.query import parse_turns
 from retrieval.ranking.search import Searcher
 
@@ -122,12 +122,10 @@ def evaluate_thaigov(
         answer = ask(searcher, item, k)
         result = outcome(item, answer)
         if generate is not None:
-            generated = generate(result["asked"], answer.hits) if answer.found else None
-            said = generated.text if generated else ""
-            result["generated"] = said if generated else None
-            result["generated_hit"] = any(_squash(a) in _squash(said) for a in item.answers if a)
+            result |= generated_outcome(generate, result["asked"], answer, answer.hits,
+                                        item.answers, _squash)  # fmt: skip
             # "not in the releases", or nothing shown: the question is not answered
-            result["generated_refused"] = not said
+            result["generated_refused"] = not result["generated"]
         outcomes.append(result)
         if progress:
             progress(1)

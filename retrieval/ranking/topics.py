@@ -53,15 +53,15 @@ class TopicMatch:
 
 def release_scores(releases: Sequence[np.ndarray], topics: np.ndarray) -> np.ndarray:
     """[releases, topics]: the mean cosine of each release's two passages nearest each
-    topic (its one passage where it has one): one passage alone lets a release that
-    touches the topic once look like one about it."""
-    kept = [v for v in releases if len(v)]
-    if not kept:
+    topic (its one passage where it has one; every release has one or more): one passage
+    alone lets a release that touches the topic once look like one about it."""
+    if not releases:
         return np.zeros((0, len(topics)), np.float32)
-    starts = np.cumsum([0] + [len(v) for v in kept[:-1]])
-    cos = np.concatenate(kept) @ topics.T
+    sizes = [len(v) for v in releases]
+    starts = np.cumsum([0, *sizes[:-1]])
+    cos = np.concatenate(releases) @ topics.T
     first = np.maximum.reduceat(cos, starts, axis=0)
-    below = np.where(cos < np.repeat(first, [len(v) for v in kept], axis=0), cos, -np.inf)
+    below = np.where(cos < np.repeat(first, sizes, axis=0), cos, -np.inf)
     second = np.maximum.reduceat(below, starts, axis=0)
     return np.where(np.isfinite(second), (first + second) / 2, first)
 
@@ -94,8 +94,8 @@ class TopicMatcher:
             ids = [c for chunks in by_doc.values() for c in chunks]
             held, vectors = self.index.vectors(ids)
             row = {c: i for i, c in enumerate(held)}
-            self._reference = [vectors[[row[c] for c in chunks if c in row]]
-                               for chunks in by_doc.values()]  # fmt: skip
+            rows = [[row[c] for c in chunks if c in row] for chunks in by_doc.values()]
+            self._reference = [vectors[r] for r in rows if r]
         return self._reference
 
     def indexed(self, doc_ids: Sequence[str]) -> list[Passages]:
@@ -116,12 +116,14 @@ class TopicMatcher:
         the indexer would."""
         found = []
         for doc in docs:
-            chunks, _ = chunk_document_words(doc, self.embedder.count_tokens, chunking)
+            chunks, words = chunk_document_words(doc, self.embedder.count_tokens, chunking)
             if not chunks:
                 continue
             texts = [c.text for c in chunks]
             vectors = self.embedder.embed_passages([embed_text(doc, t) for t in texts])
-            found.append(_passages(doc.doc_id, doc.title, texts, vectors))
+            # the chunker's own words of each passage: no second tokenising
+            said = [*word_tokens(doc.title), *(w for chunk in words for w in chunk)]
+            found.append(_passages(doc.doc_id, doc.title, texts, vectors, said))
         return found
 
     def scores(
@@ -183,6 +185,10 @@ class TopicMatcher:
         return sentences[int(np.argmax(self.embedder.embed_passages(sentences) @ topic))]
 
 
-def _passages(doc_id: str, title: str, texts: list[str], vectors: np.ndarray) -> Passages:
-    words = {w for text in [title, *texts] for w in word_tokens(text)}
+def _passages(
+    doc_id: str, title: str, texts: list[str], vectors: np.ndarray, words: list[str] | None = None
+) -> Passages:
+    """``words``: the release's words where the chunker gave them, else read here."""
+    if words is None:
+        words = [w for text in [title, *texts] for w in word_tokens(text)]
     return Passages(doc_id, title, texts, np.asarray(vectors, np.float32), frozenset(words))
